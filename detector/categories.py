@@ -1,0 +1,53 @@
+"""The codebook's category names: the one place they are spelled, used by code, JSON and reports."""
+
+from __future__ import annotations
+
+from detector.errors import CorpusError
+
+RED_FLAGS: tuple[str, ...] = (
+    "approval_misrepresentation",
+    "research_misrepresentation",
+    "efficacy_overclaim",
+    "guaranteed_results",
+    "cure_all",
+    "risk_denial",
+    "testimonial_evidence",
+    "commercial_pressure",
+)
+DISCLOSURE = "honest_disclosure"
+CATEGORIES: tuple[str, ...] = (*RED_FLAGS, DISCLOSURE)
+
+DESCRIPTIONS: dict[str, str] = {
+    "approval_misrepresentation": "claims or implies a regulatory approval the treatment does not have",
+    "research_misrepresentation": "misstates research status (pay-to-participate studies, 'clinically proven')",
+    "efficacy_overclaim": "states as fact that the treatment cures, repairs or regenerates",
+    "guaranteed_results": "guarantees results, quotes its own success rates or promises permanence",
+    "cure_all": "offers one treatment for many unrelated conditions",
+    "risk_denial": "denies risks or side effects",
+    "testimonial_evidence": "offers testimonials or patient stories as evidence",
+    "commercial_pressure": "urgency, discounts, financing or travel packages",
+    "honest_disclosure": "mitigating: investigational status, variable results or risks disclosed",
+}
+
+
+def check_category(name: str) -> str:
+    """Return ``name`` if it is a codebook category; corpus loaders call this on every label."""
+    if name not in CATEGORIES:
+        raise CorpusError(f"unknown category {name!r}; expected one of {', '.join(CATEGORIES)}")
+    return name
+
+# Which claim cues (detector/nlp lexicon labels) speak for which category, for explanations.
+CUE_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "CURE": ("efficacy_overclaim",),
+    "APPROVAL": ("approval_misrepresentation",),
+    "GUARANTEE": ("guaranteed_results",),
+    "PERMANENT": ("guaranteed_results",),
+    "SUCCESS_RATE": ("guaranteed_results", "testimonial_evidence"),
+    "SAFETY": ("risk_denial",),
+    "RESEARCH_CLAIM": ("research_misrepresentation",),
+    "TESTIMONIAL": ("testimonial_evidence",),
+    "URGENCY": ("commercial_pressure",),
+    "PRICE": ("commercial_pressure",),
+    "DISCLOSURE": ("honest_disclosure",),
+    "RISK_TERM": ("honest_disclosure",),
+}

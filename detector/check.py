@@ -1,0 +1,161 @@
+"""The one `check` path shared by the CLI, the batch runner and the web app: target -> Page -> verdict."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from detector.categories import CATEGORIES, CUE_CATEGORIES, RED_FLAGS
+from detector.errors import InputError
+from detector.extract import decode_html, html_to_page, looks_binary, text_to_page
+from detector.model.artifact import ModelBundle, load_bundle
+from detector.nlp.pipeline import ClaimExtractor
+from detector.records import Claim, Page, PageVerdict
+from detector.scoring import ScoringRule, score_page
+from detector.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+_HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
+_TEXT_SUFFIXES = {".txt", ".text", ".md"}
+
+
+class Detector:
+    """Holds the loaded model once; every check goes through ``check_page``."""
+
+    def __init__(self, bundle: ModelBundle, settings: Settings | None = None, rule: ScoringRule | None = None):
+        self.bundle = bundle
+        self.settings = settings or load_settings()
+        self.rule = rule or ScoringRule()
+        self.extractor = ClaimExtractor(bundle.nlp, self.settings.nlp)
+
+    @classmethod
+    def load(cls, model_dir: Path | None = None, settings: Settings | None = None) -> Detector:
+        settings = settings or load_settings()
+        return cls(load_bundle(model_dir or settings.model.model_dir), settings)
+
+    def classify(self, claims: list[Claim]) -> None:
+        """Score claims in place: probabilities, categories over threshold, and explanations."""
+        if not claims:
+            return
+        clf = self.bundle.classifier
+        M = clf._matrix(claims)
+        P = clf.predict_proba(M)
+        thresholds = clf.thresholds_
+        for i, claim in enumerate(claims):
+            claim.scores = {cat: round(float(P[i, j]), 4) for j, cat in enumerate(CATEGORIES)}
+            cats = [cat for j, cat in enumerate(CATEGORIES) if P[i, j] >= thresholds[j]]
+            if claim.reported:
+                claim.reported_categories = [c for c in cats if c in RED_FLAGS]
+                cats = [c for c in cats if c not in RED_FLAGS]
+            claim.categories = cats
+            for cat in cats + claim.reported_categories:
+                j = CATEGORIES.index(cat)
+                why = [f"p={P[i, j]:.2f} >= threshold {thresholds[j]:.2f}"]
+                why += [
+                    f"cue {c.label}{' (negated)' if c.negated else ''}: {c.text!r}"
+                    for c in claim.cues
+                    if cat in CUE_CATEGORIES.get(c.label, ())
+                ][:3]
+                if cat == "cure_all":
+                    groups = sorted({g for label, _t, g in claim.entities if label == "CONDITION"})
+                    why.append(f"condition groups: {', '.join(groups) or 'none'}")
+                why += [f"feature {name}" for name in clf.explain(M[i], j)]
+                for flag in ("negated", "hedged", "reported"):
+                    if getattr(claim, flag):
+                        why.append(f"context: {flag}")
+                claim.explanation[cat] = why
+
+    def check_page(self, page: Page) -> PageVerdict:
+        if not page.blocks:
+            raise InputError(f"{page.source}: no readable text found")
+        claims = self.extractor.extract(page)
+        self.classify(claims)
+        verdict = score_page(page.source, claims, page.title, self.rule, self.bundle.sha256)
+        if not claims:
+            verdict.reasons.append("no sentence of two or more words to assess")
+        return verdict
+
+    def check_text(self, text: str, source: str = "<text>") -> PageVerdict:
+        if not text or not text.strip():
+            raise InputError(f"{source}: empty text")
+        return self.check_page(text_to_page(text, source, self.settings.extract))
+
+    def check_html(self, html: str, source: str = "<html>") -> PageVerdict:
+        if not html or not html.strip():
+            raise InputError(f"{source}: empty HTML")
+        return self.check_page(html_to_page(html, source, self.settings.extract))
+
+    def check_bytes(self, data: bytes, source: str, content_type: str = "", charset: str | None = None):
+        """Bytes from a file or a response: refuse binaries, decode, route HTML vs plain text."""
+        if not data.strip():
+            raise InputError(f"{source}: empty file")
+        if looks_binary(data):
+            raise InputError(f"{source}: binary content, not HTML or text")
+        text, _how = decode_html(data, charset, source)
+        is_html = "html" in content_type or (not content_type and "<" in text[:2000] and ">" in text[:2000])
+        return self.check_html(text, source) if is_html else self.check_text(text, source)
+
+    def check_file(self, path: Path) -> PageVerdict:
+        source = str(path)
+        if not path.exists():
+            raise InputError(f"{source}: no such file")
+        if not path.is_file():
+            raise InputError(f"{source}: not a regular file")
+        suffix = path.suffix.lower()
+        if suffix not in _HTML_SUFFIXES | _TEXT_SUFFIXES:
+            raise InputError(f"{source}: unsupported file type {suffix or '(none)'}; expected .html, .htm or .txt")
+        limit = self.settings.extract.max_html_bytes
+        try:
+            with path.open("rb") as fh:
+                data = fh.read(limit + 1)
+        except OSError as exc:
+            raise InputError(f"{source}: cannot read ({exc.strerror})") from exc
+        if len(data) > limit:
+            raise InputError(f"{source}: larger than the {limit:,}-byte limit")
+        return self.check_bytes(data, source, "text/html" if suffix in _HTML_SUFFIXES else "text/plain")
+
+    def check_url(self, url: str, allow_private: bool = False) -> PageVerdict:
+        from detector.fetch import fetch_page  # the core needs no network code unless a URL is given
+
+        resp = fetch_page(url, self.settings.fetch, allow_private=allow_private)
+        return self.check_bytes(resp.body, url, resp.content_type, resp.charset)
+
+    def check_target(self, target: str, allow_private: bool = False, stdin=None) -> PageVerdict:  # noqa: ANN001
+        """A CLI target: an http(s) URL, a file path, or '-' for text on stdin."""
+        if target == "-":
+            stream = stdin if stdin is not None else sys.stdin
+            data = stream.buffer.read() if hasattr(stream, "buffer") else stream.read().encode("utf-8")
+            return self.check_bytes(data, "<stdin>", "text/plain")
+        if target.lower().startswith(("http://", "https://")):
+            return self.check_url(target, allow_private=allow_private)
+        if "://" in target:
+            raise InputError(f"{target}: only http and https URLs are supported")
+        return self.check_file(Path(target))
+
+
+_default: Detector | None = None
+
+
+def default_detector() -> Detector:
+    """The detector for the bundled model, loaded once per process (once per Dask worker)."""
+    global _default
+    if _default is None:
+        _default = Detector.load()
+    return _default
+
+
+def check_text(text: str, source: str = "<text>") -> PageVerdict:
+    """Check pasted text with the bundled model."""
+    return default_detector().check_text(text, source)
+
+
+def check_html(html: str, source: str = "<html>") -> PageVerdict:
+    """Check an HTML document with the bundled model."""
+    return default_detector().check_html(html, source)
+
+
+def check_file(path: str | Path) -> PageVerdict:
+    """Check a saved .html/.htm/.txt file with the bundled model."""
+    return default_detector().check_file(Path(path))

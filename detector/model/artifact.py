@@ -1,0 +1,92 @@
+"""Saving and loading the trained artifacts; a pickle runs code when loaded, so its hash is checked first."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import joblib
+from spacy.language import Language
+
+from detector.errors import ModelError
+from detector.model.classifier import ClaimClassifier
+from detector.nlp.pipeline import load_nlp
+
+log = logging.getLogger(__name__)
+
+CLASSIFIER_FILE = "classifier.joblib"
+NLP_DIR = "nlp"
+METADATA_FILE = "metadata.json"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _tree_hashes(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): sha256_file(p) for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@dataclass
+class ModelBundle:
+    """What a check needs: the spaCy pipeline, the classifier and the metadata that vouches for both."""
+
+    nlp: Language
+    classifier: ClaimClassifier
+    metadata: dict
+
+    @property
+    def sha256(self) -> str:
+        return self.metadata["sha256"]
+
+
+def save_bundle(model_dir: Path, nlp: Language, classifier: ClaimClassifier, metadata: dict) -> dict:
+    """Write the classifier, the pipeline and metadata.json with the hashes a later load will verify."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    clf_path = model_dir / CLASSIFIER_FILE
+    classifier._names_cache = None
+    joblib.dump(classifier, clf_path, compress=3)
+    nlp_path = model_dir / NLP_DIR
+    nlp.to_disk(nlp_path)
+    meta = dict(metadata)
+    meta["sha256"] = sha256_file(clf_path)
+    meta["nlp_sha256"] = _tree_hashes(nlp_path)
+    (model_dir / METADATA_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    return meta
+
+
+def load_bundle(model_dir: Path) -> ModelBundle:
+    """Verify every recorded hash, then load; any mismatch is refused before unpickling."""
+    meta_path = model_dir / METADATA_FILE
+    clf_path = model_dir / CLASSIFIER_FILE
+    if not meta_path.is_file() or not clf_path.is_file():
+        raise ModelError(f"{model_dir}: no trained model here (run `stemcheck train`)")
+    try:
+        meta = json.loads(meta_path.read_text())
+        expected = meta["sha256"]
+        nlp_expected = meta["nlp_sha256"]
+    except (ValueError, KeyError) as exc:
+        raise ModelError(f"{meta_path}: unreadable model metadata ({exc})") from exc
+    actual = sha256_file(clf_path)
+    if actual != expected:
+        raise ModelError(
+            f"{clf_path}: SHA-256 {actual[:12]}... does not match the recorded {expected[:12]}...; "
+            "refusing to load a model file that may have been altered"
+        )
+    nlp_path = model_dir / NLP_DIR
+    if _tree_hashes(nlp_path) != nlp_expected:
+        raise ModelError(f"{nlp_path}: pipeline files do not match the hashes in {meta_path.name}")
+    try:
+        classifier = joblib.load(clf_path)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure becomes one clear error
+        raise ModelError(f"{clf_path}: cannot load the classifier ({exc})") from exc
+    if not isinstance(classifier, ClaimClassifier):
+        raise ModelError(f"{clf_path}: holds {type(classifier).__name__}, not a ClaimClassifier")
+    return ModelBundle(nlp=load_nlp(nlp_path), classifier=classifier, metadata=meta)

@@ -1,0 +1,146 @@
+"""Multi-label claim classifier: TF-IDF n-grams + nlp features -> one calibrated logistic model per category.
+
+Linear models keep every score explainable (which words and cues pushed it up), and Platt scaling on
+out-of-fold scores makes the probabilities mean something across categories.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import sparse
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+
+from detector.categories import CATEGORIES
+from detector.model.features import claim_features
+from detector.records import Claim
+
+
+class ClaimClassifier(ClassifierMixin, BaseEstimator):
+    """Scores Claim records for the nine codebook categories."""
+
+    def __init__(
+        self,
+        C: float = 4.0,
+        word_ngrams: tuple[int, int] = (1, 2),
+        char_ngrams: tuple[int, int] | None = (3, 5),
+        min_df: int = 2,
+        cue_weight: float = 1.0,
+        calibration_folds: int = 5,
+        random_state: int = 0,
+    ) -> None:
+        self.C = C
+        self.word_ngrams = word_ngrams
+        self.char_ngrams = char_ngrams
+        self.min_df = min_df
+        self.cue_weight = cue_weight
+        self.calibration_folds = calibration_folds
+        self.random_state = random_state
+
+    # -- features -------------------------------------------------------------------------------
+    def _matrix(self, claims: Sequence[Claim], fit: bool = False) -> sparse.csr_matrix:
+        texts = [c.text.lower() for c in claims]
+        dicts = [claim_features(c) for c in claims]
+        if fit:
+            self.word_vec_ = TfidfVectorizer(
+                ngram_range=self.word_ngrams, min_df=self.min_df, sublinear_tf=True,
+                token_pattern=r"(?u)\b\w[\w'%$-]*\b", dtype=np.float32,
+            ).fit(texts)
+            self.char_vec_ = (
+                TfidfVectorizer(
+                    analyzer="char_wb", ngram_range=self.char_ngrams, min_df=self.min_df,
+                    sublinear_tf=True, max_features=60000, dtype=np.float32,
+                ).fit(texts)
+                if self.char_ngrams
+                else None
+            )
+            self.dict_vec_ = DictVectorizer(dtype=np.float32).fit(dicts)
+        parts = [self.word_vec_.transform(texts)]
+        if self.char_vec_ is not None:
+            parts.append(self.char_vec_.transform(texts))
+        parts.append(self.dict_vec_.transform(dicts) * self.cue_weight)
+        return sparse.hstack(parts, format="csr")
+
+    def get_feature_names_out(self) -> np.ndarray:
+        names = [f"word:{n}" for n in self.word_vec_.get_feature_names_out()]
+        if self.char_vec_ is not None:
+            names += [f"char:{n}" for n in self.char_vec_.get_feature_names_out()]
+        names += list(self.dict_vec_.get_feature_names_out())
+        return np.asarray(names, dtype=object)
+
+    # -- fitting --------------------------------------------------------------------------------
+    def _base(self) -> LogisticRegression:
+        return LogisticRegression(C=self.C, class_weight="balanced", solver="liblinear", max_iter=2000)
+
+    def fit(self, X: Sequence[Claim], y: np.ndarray) -> ClaimClassifier:
+        y = np.asarray(y, dtype=int)
+        if y.ndim != 2 or y.shape[1] != len(CATEGORIES):
+            raise ValueError(f"y must have shape (n, {len(CATEGORIES)})")
+        M = self._matrix(X, fit=True)
+        self.classes_ = np.asarray(CATEGORIES)
+        self.estimators_: list[LogisticRegression | None] = []
+        self.calibration_: list[tuple[float, float]] = []
+        for j in range(y.shape[1]):
+            col = y[:, j]
+            if col.min() == col.max():
+                self.estimators_.append(None)
+                self.calibration_.append((0.0, -10.0 if col.max() == 0 else 10.0))
+                continue
+            self.calibration_.append(self._platt(M, col))
+            self.estimators_.append(self._base().fit(M, col))
+        self.thresholds_ = np.full(len(CATEGORIES), 0.5)
+        self.n_features_in_ = M.shape[1]
+        return self
+
+    def _platt(self, M: sparse.csr_matrix, col: np.ndarray) -> tuple[float, float]:
+        # Out-of-fold decision scores, then a 1-D logistic fit: Platt scaling without leaking the fold.
+        folds = min(self.calibration_folds, int(col.sum()), int(len(col) - col.sum()))
+        if folds < 2:
+            return 1.0, 0.0
+        scores = np.zeros(len(col))
+        skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
+        for tr, te in skf.split(M, col):
+            scores[te] = self._base().fit(M[tr], col[tr]).decision_function(M[te])
+        platt = LogisticRegression(C=1e4, solver="lbfgs").fit(scores.reshape(-1, 1), col)
+        return float(platt.coef_[0, 0]), float(platt.intercept_[0])
+
+    # -- prediction -----------------------------------------------------------------------------
+    def decision_function(self, X: Sequence[Claim] | sparse.csr_matrix) -> np.ndarray:
+        M = X if sparse.issparse(X) else self._matrix(X)
+        out = np.zeros((M.shape[0], len(self.estimators_)))
+        for j, est in enumerate(self.estimators_):
+            if est is not None:
+                out[:, j] = est.decision_function(M)
+        return out
+
+    def predict_proba(self, X: Sequence[Claim] | sparse.csr_matrix) -> np.ndarray:
+        raw = self.decision_function(X)
+        a = np.array([c[0] for c in self.calibration_])
+        b = np.array([c[1] for c in self.calibration_])
+        return 1.0 / (1.0 + np.exp(-(raw * a + b)))
+
+    def predict(self, X: Sequence[Claim]) -> np.ndarray:
+        return (self.predict_proba(X) >= self.thresholds_).astype(int)
+
+    def explain(self, M_row: sparse.csr_matrix, category: int, k: int = 4) -> list[str]:
+        """The k features that pushed this row's score up the most for one category."""
+        est = self.estimators_[category]
+        if est is None:
+            return []
+        row = M_row.tocsr()
+        contrib = row.multiply(est.coef_[0]).tocsr()
+        order = contrib.indices[np.argsort(-contrib.data)]
+        names = self._names()
+        # Character n-grams carry weight but read badly; quote words and cues to a human first.
+        readable = [names[i] for i in order if contrib[0, i] > 0 and not names[i].startswith("char:")]
+        return readable[:k]
+
+    def _names(self) -> np.ndarray:
+        if getattr(self, "_names_cache", None) is None:
+            self._names_cache = self.get_feature_names_out()
+        return self._names_cache

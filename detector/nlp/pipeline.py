@@ -1,0 +1,128 @@
+"""Build, save and run the spaCy claim pipeline; the only module that hands spaCy objects around."""
+
+from __future__ import annotations
+
+import bisect
+import json
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+import spacy
+from spacy.language import Language
+
+from detector.errors import ModelError
+from detector.nlp import components  # noqa: F401 - registers our factories before any load
+from detector.nlp.components import CLAIMS_KEY, CUES_KEY
+from detector.records import Claim, Cue, Page
+from detector.settings import NlpSettings
+
+log = logging.getLogger(__name__)
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def build_nlp(lexicon_dir: Path, settings: NlpSettings | None = None) -> Language:
+    """A blank English pipeline with our components, patterns read from the lexicon files."""
+    cfg = settings or NlpSettings()
+    nlp = spacy.blank("en")
+    nlp.add_pipe("stemcheck_sentencizer", config={"max_tokens": cfg.max_sentence_tokens})
+    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER", "validate": True})
+    ruler.add_patterns(_read_jsonl(lexicon_dir / "entities.jsonl"))
+    cues = nlp.add_pipe(
+        "span_ruler", name="stemcheck_cues",
+        config={"spans_key": CUES_KEY, "phrase_matcher_attr": "LOWER", "validate": True},
+    )
+    cues.add_patterns(_read_jsonl(lexicon_dir / "cues.jsonl"))
+    nlp.add_pipe("stemcheck_claims", config={"min_tokens": cfg.min_claim_tokens})
+    terms = json.loads((lexicon_dir / "context.json").read_text(encoding="utf-8"))
+    nlp.add_pipe("stemcheck_context", config={"terms": terms})
+    return nlp
+
+
+def load_nlp(path: Path) -> Language:
+    """Load a pipeline saved with ``nlp.to_disk``; our factories are registered by the import above."""
+    try:
+        return spacy.load(path)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"{path}: cannot load the spaCy pipeline ({exc})") from exc
+
+
+class ClaimExtractor:
+    """Turns a Page into Claim records (sentences with cues, entities and context flags)."""
+
+    def __init__(self, nlp: Language, settings: NlpSettings | None = None) -> None:
+        self.nlp = nlp
+        self.settings = settings or NlpSettings()
+
+    def _chunks(self, page: Page) -> Iterable[tuple[int, str, list[int], list[str]]]:
+        # Blocks are grouped into docs well under nlp.max_length (E088) and re-based to page offsets.
+        limit = min(self.settings.chunk_chars, self.nlp.max_length - 1)
+        offset = 0
+        parts: list[str] = []
+        starts: list[int] = []
+        roles: list[str] = []
+        chunk_start = 0
+        size = 0
+        for block in page.blocks:
+            text = block.text[:limit]
+            if parts and size + len(text) + 2 > limit:
+                yield chunk_start, "\n\n".join(parts), starts, roles
+                parts, starts, roles, size = [], [], [], 0
+                chunk_start = offset
+            starts.append(size)
+            roles.append(block.role)
+            parts.append(text)
+            size += len(text) + 2
+            offset += len(block.text) + 2
+        if parts:
+            yield chunk_start, "\n\n".join(parts), starts, roles
+
+    def extract(self, page: Page) -> list[Claim]:
+        chunks = list(self._chunks(page))
+        claims: list[Claim] = []
+        docs = self.nlp.pipe(text for _, text, _, _ in chunks)
+        for (base, _, starts, roles), doc in zip(chunks, docs, strict=True):
+            claims.extend(self._claims(doc, base, starts, roles))
+        return claims
+
+    def single_claim(self, text: str, role: str = "text") -> Claim:
+        """A labelled corpus row as one Claim, whatever the sentencizer makes of it: labels are per row."""
+        doc = self.nlp(text)
+        parts = self._claims(doc, 0, [0], [role])
+        claim = Claim(text=text, start=0, end=len(text), block_role=role)
+        for part in parts:
+            claim.cues += part.cues
+            claim.entities += part.entities
+            claim.negated |= part.negated
+            claim.hedged |= part.hedged
+            claim.reported |= part.reported
+        return claim
+
+    def _claims(self, doc, base: int, starts: list[int], roles: list[str]) -> list[Claim]:  # noqa: ANN001
+        cues = list(doc.spans[CUES_KEY]) if CUES_KEY in doc.spans else []
+        ents = list(doc.ents)
+        out = []
+        for span in doc.spans[CLAIMS_KEY]:
+            idx = bisect.bisect_right(starts, span.start_char) - 1
+            claim = Claim(
+                text=span.text,
+                start=base + span.start_char,
+                end=base + span.end_char,
+                block_role=roles[max(idx, 0)],
+                negated=span._.claim_negated,
+                hedged=span._.claim_hedged,
+                reported=span._.claim_reported,
+            )
+            claim.cues = [
+                Cue(label=c.label_, text=c.text, negated=c._.claim_negated)
+                for c in cues
+                if c.start >= span.start and c.end <= span.end
+            ]
+            claim.entities = [
+                (e.label_, e.text, e.ent_id_) for e in ents if e.start >= span.start and e.end <= span.end
+            ]
+            out.append(claim)
+        return out

@@ -1,0 +1,119 @@
+"""Render verdicts for people and programs: terminal text, JSON lines and a self-contained HTML report.
+
+Everything that came from a page is escaped before it reaches HTML: scraped text is hostile input.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+
+from detector.categories import DESCRIPTIONS, DISCLOSURE, RED_FLAGS
+from detector.records import Claim, PageVerdict
+
+NOTE = "Flags are machine-made and need human verification before any conclusion is drawn."
+
+
+def verdict_label(v: PageVerdict) -> str:
+    if v.red_flag:
+        return "RED FLAG"
+    return "review" if v.risk_score >= 30 else "low risk"
+
+
+def to_json_line(v: PageVerdict, all_claims: bool = False) -> str:
+    return json.dumps(v.to_dict(all_claims=all_claims), ensure_ascii=False)
+
+
+def error_json_line(target: str, message: str) -> str:
+    return json.dumps({"target": target, "error": message}, ensure_ascii=False)
+
+
+def _cats(c: Claim) -> str:
+    own = ", ".join(f"{cat} {c.scores.get(cat, 0):.2f}" for cat in c.categories)
+    rep = ", ".join(f"{cat} (reported)" for cat in c.reported_categories)
+    return "; ".join(x for x in (own, rep) if x)
+
+
+def to_text(v: PageVerdict, max_claims: int = 25) -> str:
+    """A plain readable report; the CLI prints it through rich without markup interpretation."""
+    lines = [f"{v.target}", f"  verdict: {verdict_label(v)}   risk score: {v.risk_score}/100"]
+    if v.title:
+        lines.append(f"  title: {v.title}")
+    counted = {k: n for k, n in v.categories.items() if n}
+    if counted:
+        lines.append("  categories: " + ", ".join(f"{k}={n}" for k, n in counted.items()))
+    if v.condition_groups:
+        lines.append("  condition groups: " + ", ".join(v.condition_groups))
+    if v.products:
+        lines.append("  products: " + ", ".join(v.products[:10]))
+    for r in v.reasons:
+        lines.append(f"  - {r}")
+    flagged = sorted(v.flagged, key=lambda c: -max([c.scores.get(k, 0) for k in c.categories] or [0]))
+    red = [c for c in flagged if set(c.categories) & set(RED_FLAGS)]
+    other = [c for c in flagged if c not in red]
+    for title, group in (("red-flag claims", red), ("disclosures and reported claims", other)):
+        if not group:
+            continue
+        lines.append(f"  {title}:")
+        for c in group[:max_claims]:
+            lines.append(f"    * \"{c.text}\"")
+            lines.append(f"      [{_cats(c)}]")
+            for cat, why in c.explanation.items():
+                lines.append(f"      why {cat}: " + "; ".join(why[:5]))
+        if len(group) > max_claims:
+            lines.append(f"    ... and {len(group) - max_claims} more (use --format json for all)")
+    if not flagged:
+        lines.append(f"  no flagged sentences among {len(v.claims)} assessed")
+    return "\n".join(lines)
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
+.note{background:#fff8e1;border-left:4px solid #f0b400;padding:.5rem 1rem}
+.page{border:1px solid #ddd;border-radius:6px;padding:1rem;margin:1rem 0}
+.red{color:#b00020;font-weight:bold}.low{color:#2e7d32;font-weight:bold}.review{color:#ad6800;font-weight:bold}
+mark.flag{background:#ffd7d7}mark.disc{background:#d7f5dd}mark.rep{background:#e3e3ff}
+.why{color:#555;font-size:.85em;margin:.2rem 0 .8rem 1rem}table{border-collapse:collapse}
+td,th{border:1px solid #ddd;padding:.25rem .5rem;text-align:left}
+"""
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def to_html(verdicts: list[PageVerdict], errors: list[tuple[str, str]] | None = None) -> str:
+    """One self-contained page: no scripts, no external resources, every scraped string escaped."""
+    out = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'\">",
+        "<title>stemcheck report</title>", f"<style>{_CSS}</style></head><body>",
+        "<h1>stemcheck report</h1>", f"<p class='note'>{_e(NOTE)}</p>",
+        "<table><tr><th>target</th><th>verdict</th><th>risk</th></tr>",
+    ]
+    for v in verdicts:
+        out.append(f"<tr><td>{_e(v.target)}</td><td>{_e(verdict_label(v))}</td><td>{v.risk_score}</td></tr>")
+    out.append("</table>")
+    for target, msg in errors or []:
+        out.append(f"<div class='page'><b>{_e(target)}</b>: error: {_e(msg)}</div>")
+    for v in verdicts:
+        cls = {"RED FLAG": "red", "review": "review"}.get(verdict_label(v), "low")
+        out.append(f"<div class='page'><h2>{_e(v.target)}</h2>")
+        if v.title:
+            out.append(f"<p>Title: {_e(v.title)}</p>")
+        out.append(f"<p>Verdict: <span class='{cls}'>{_e(verdict_label(v))}</span>, risk score {v.risk_score}/100</p>")
+        if v.reasons:
+            out.append("<ul>" + "".join(f"<li>{_e(r)}</li>" for r in v.reasons) + "</ul>")
+        for c in v.flagged:
+            kind = "flag" if set(c.categories) & set(RED_FLAGS) else "rep" if c.reported_categories else "disc"
+            out.append(f"<p><mark class='{kind}'>{_e(c.text)}</mark></p><div class='why'>")
+            for cat in c.categories + c.reported_categories:
+                desc = DESCRIPTIONS.get(cat, "")
+                extra = " (reported, not made by this page)" if cat in c.reported_categories else ""
+                why = "; ".join(c.explanation.get(cat, [])[:5])
+                out.append(f"<div><b>{_e(cat)}</b>{_e(extra)}: {_e(desc)}. <i>{_e(why)}</i></div>")
+            out.append("</div>")
+        out.append("</div>")
+    out.append(f"<p class='note'>Generated by stemcheck. {_e(NOTE)} Disclosures ({_e(DISCLOSURE)}) "
+               "lower a score but never erase a red-flag claim.</p></body></html>")
+    return "\n".join(out)

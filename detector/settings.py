@@ -1,0 +1,96 @@
+"""Every tunable default in one place, as frozen dataclasses; env vars STEMCHECK_<SECTION>_<FIELD> override.
+
+Precedence: these defaults < environment < explicit arguments (the CLI passes its options explicitly).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from detector.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    """Single-page fetching for `stemcheck check URL`."""
+
+    connect_timeout: float = 5.0
+    read_timeout: float = 10.0
+    total_timeout: float = 20.0
+    max_bytes: int = 5_000_000
+    max_redirects: int = 5
+    max_url_length: int = 2048
+    user_agent: str = "stemcheck/0.1 (+https://github.com/stemcheck/stemcheck; research crawler)"
+    allowed_ports: tuple[int, ...] = (80, 443)
+
+
+@dataclass(frozen=True)
+class ExtractSettings:
+    """HTML-to-text limits: hostile pages must not exhaust memory or time."""
+
+    max_html_bytes: int = 20_000_000
+    max_text_chars: int = 1_000_000
+    max_block_chars: int = 20_000
+    max_depth_walk: int = 60
+
+
+@dataclass(frozen=True)
+class NlpSettings:
+    """spaCy stage limits."""
+
+    max_sentence_tokens: int = 80
+    min_claim_tokens: int = 2
+    chunk_chars: int = 100_000
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Where the trained artifacts live."""
+
+    model_dir: Path = REPO_ROOT / "models"
+    corpus_dir: Path = REPO_ROOT / "corpora"
+
+
+@dataclass(frozen=True)
+class Settings:
+    fetch: FetchSettings = field(default_factory=FetchSettings)
+    extract: ExtractSettings = field(default_factory=ExtractSettings)
+    nlp: NlpSettings = field(default_factory=NlpSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+
+
+def _coerce(raw: str, current: object, name: str) -> object:
+    try:
+        if isinstance(current, bool):
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
+        if isinstance(current, int):
+            return int(raw)
+        if isinstance(current, float):
+            return float(raw)
+        if isinstance(current, Path):
+            return Path(raw)
+        if isinstance(current, tuple):
+            return tuple(int(p) for p in raw.split(",") if p.strip())
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r}: expected a value like {current!r}") from exc
+    return raw
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Build settings from defaults overridden by STEMCHECK_* environment variables."""
+    env = os.environ if environ is None else environ
+    sections = {}
+    for sec in dataclasses.fields(Settings):
+        default = sec.default_factory()  # type: ignore[misc]
+        changes = {}
+        for f in dataclasses.fields(default):
+            name = f"STEMCHECK_{sec.name.upper()}_{f.name.upper()}"
+            if name in env:
+                changes[f.name] = _coerce(env[name], getattr(default, f.name), name)
+        sections[sec.name] = dataclasses.replace(default, **changes)
+    return Settings(**sections)
