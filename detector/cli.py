@@ -17,7 +17,7 @@ from detector.errors import StemcheckError
 from detector.settings import load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Find unproven stem-cell clinic marketing.")
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 log = logging.getLogger(__name__)
 
 

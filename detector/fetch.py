@@ -59,8 +59,6 @@ def resolve_safe(url: str, settings: FetchSettings, allow_private: bool = False)
         port = parts.port or (443 if scheme == "https" else 80)
     except ValueError as exc:
         raise UnsafeURLError(f"{url}: invalid port") from exc
-    if not allow_private and port not in settings.allowed_ports:
-        raise UnsafeURLError(f"{url}: port {port} is refused (only {settings.allowed_ports})")
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
@@ -75,6 +73,8 @@ def resolve_safe(url: str, settings: FetchSettings, allow_private: bool = False)
                 f"{url}: {host} resolves to a non-public address ({bad[0]}); refused "
                 "(use --allow-private for intranet or test servers)"
             )
+    if not allow_private and port not in settings.allowed_ports:
+        raise UnsafeURLError(f"{url}: port {port} is refused (only {settings.allowed_ports})")
     return scheme, host, port, str(addrs[0])
 
 

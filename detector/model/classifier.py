@@ -133,11 +133,12 @@ class ClaimClassifier(ClassifierMixin, BaseEstimator):
         if est is None:
             return []
         row = M_row.tocsr()
-        contrib = row.multiply(est.coef_[0]).tocsr()
-        order = contrib.indices[np.argsort(-contrib.data)]
+        contrib = row.data * est.coef_[0][row.indices]
+        order = row.indices[np.argsort(-contrib)]
+        positive = {i for i, v in zip(row.indices, contrib, strict=True) if v > 0}
         names = self._names()
         # Character n-grams carry weight but read badly; quote words and cues to a human first.
-        readable = [names[i] for i in order if contrib[0, i] > 0 and not names[i].startswith("char:")]
+        readable = [names[i] for i in order if i in positive and not names[i].startswith("char:")]
         return readable[:k]
 
     def _names(self) -> np.ndarray:

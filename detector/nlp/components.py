@@ -5,9 +5,12 @@ Term lists are data (corpora/lexicons/context.json), stored with the pipeline by
 
 from __future__ import annotations
 
+import bisect
 import json
 from pathlib import Path
 
+import numpy
+from spacy.attrs import SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
@@ -28,7 +31,7 @@ def make_sentencizer(nlp: Language, name: str, max_tokens: int) -> WebSentencize
 
 
 class WebSentencizer:
-    """Sentence boundaries for web text: newlines, bullets, terminal punctuation, overlong runs.
+    """Sentence boundaries for web text: newlines, terminal punctuation, overlong runs.
 
     spaCy's rule sentencizer misses headings and bullet lists that have no final punctuation, which
     makes one 'sentence' of a whole menu; here every line break is a boundary.
@@ -38,22 +41,25 @@ class WebSentencizer:
         self.max_tokens = max_tokens
 
     def __call__(self, doc: Doc) -> Doc:
+        # Decide every boundary first, then write them in one from_array call: setting
+        # token.is_sent_start one by one re-checks the whole doc each time (quadratic).
+        flags = numpy.full(len(doc), -1, dtype="int64")
         run = 0
         start_next = True
         for tok in doc:
             text = tok.text
             if tok.is_space:
-                tok.is_sent_start = start_next and tok.i == 0
+                if tok.i == 0:
+                    flags[0] = 1
                 if "\n" in text:
                     start_next = True
                 continue
             if tok.i > 0 and "\n" in doc[tok.i - 1].whitespace_:
                 start_next = True
-            if not start_next and text in _BULLETS and tok.i > 0 and doc[tok.i - 1].is_space:
-                start_next = True
             if not start_next and run >= self.max_tokens:
                 start_next = True
-            tok.is_sent_start = start_next
+            if start_next:
+                flags[tok.i] = 1
             run = 0 if start_next else run + 1
             start_next = False
             if text in _TERMINALS or (len(text) > 1 and text[-1] in "!?" and not text[0].isalnum()):
@@ -65,6 +71,9 @@ class WebSentencizer:
             else:
                 closes = text in {")", "]", "”", "’", '"'} and tok.i > 0 and doc[tok.i - 1].text in _TERMINALS
                 start_next = closes or (text == ";" and run > self.max_tokens // 2)
+        if len(doc):
+            flags[0] = 1
+            doc.from_array([SENT_START], flags.astype("uint64").reshape(-1, 1))
         return doc
 
     def to_disk(self, path, exclude=()) -> None:  # noqa: ANN001 - spaCy's serialization protocol
@@ -144,18 +153,21 @@ class ContextMarker:
         return False
 
     def __call__(self, doc: Doc) -> Doc:
-        cues = list(doc.spans[CUES_KEY]) if CUES_KEY in doc.spans else []
+        cues = sorted(doc.spans.get(CUES_KEY, []), key=lambda c: c.start)
+        starts = [c.start for c in cues]
+        lowers = [t.lower_ for t in doc]
         for claim in doc.spans.get(CLAIMS_KEY, []):
-            words = [t.lower_ for t in claim]
+            words = lowers[claim.start : claim.end]
             claim._.claim_hedged = any(w in self._hedge for w in words)
-            quoted = any(t.text in {'"', "“", "”"} for t in claim)
+            quoted = any(w in {'"', "“", "”"} for w in words)
             verb = any(w in self._verbs for w in words)
             claim._.claim_reported = verb and (quoted or self._has_subject(words))
             negated = False
-            for cue in cues:
-                if cue.start >= claim.start and cue.end <= claim.end:
+            for k in range(bisect.bisect_left(starts, claim.start), bisect.bisect_left(starts, claim.end)):
+                cue = cues[k]
+                if cue.end <= claim.end:
                     lo = max(claim.start, cue.start - self.window)
-                    cue._.claim_negated = any(t.lower_ in self._neg for t in doc[lo : cue.start])
+                    cue._.claim_negated = any(w in self._neg for w in lowers[lo : cue.start])
                     negated = negated or cue._.claim_negated
             claim._.claim_negated = negated
         return doc

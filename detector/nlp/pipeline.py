@@ -102,8 +102,11 @@ class ClaimExtractor:
         return claim
 
     def _claims(self, doc, base: int, starts: list[int], roles: list[str]) -> list[Claim]:  # noqa: ANN001
-        cues = list(doc.spans[CUES_KEY]) if CUES_KEY in doc.spans else []
+        # Cues and entities are swept in token order beside the claims: linear, not claims x cues.
+        cues = sorted(doc.spans.get(CUES_KEY, []), key=lambda c: c.start)
+        cue_starts = [c.start for c in cues]
         ents = list(doc.ents)
+        ent_starts = [e.start for e in ents]
         out = []
         for span in doc.spans[CLAIMS_KEY]:
             idx = bisect.bisect_right(starts, span.start_char) - 1
@@ -116,13 +119,11 @@ class ClaimExtractor:
                 hedged=span._.claim_hedged,
                 reported=span._.claim_reported,
             )
+            lo, hi = bisect.bisect_left(cue_starts, span.start), bisect.bisect_left(cue_starts, span.end)
             claim.cues = [
-                Cue(label=c.label_, text=c.text, negated=c._.claim_negated)
-                for c in cues
-                if c.start >= span.start and c.end <= span.end
+                Cue(label=c.label_, text=c.text, negated=c._.claim_negated) for c in cues[lo:hi] if c.end <= span.end
             ]
-            claim.entities = [
-                (e.label_, e.text, e.ent_id_) for e in ents if e.start >= span.start and e.end <= span.end
-            ]
+            lo, hi = bisect.bisect_left(ent_starts, span.start), bisect.bisect_left(ent_starts, span.end)
+            claim.entities = [(e.label_, e.text, e.ent_id_) for e in ents[lo:hi] if e.end <= span.end]
             out.append(claim)
         return out

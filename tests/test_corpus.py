@@ -1,0 +1,73 @@
+"""The corpus is the product: these checks keep it honest as it grows."""
+
+import json
+import re
+from collections import Counter
+
+import pytest
+
+from detector.categories import CATEGORIES
+from detector.corpus import REGISTERS, assign_split, load_pages, load_sentences
+from detector.extract import html_to_page
+
+from .conftest import CORPUS, REALWORLD
+
+
+@pytest.fixture(scope="module")
+def frame():
+    return load_sentences(CORPUS)
+
+
+@pytest.fixture(scope="module")
+def pages():
+    return load_pages(CORPUS)
+
+
+def test_size_and_balance(frame):
+    assert len(frame) >= 2500
+    for cat in CATEGORIES:
+        assert frame[cat].sum() >= 150, cat
+    assert (frame[list(CATEGORIES)].sum(axis=1) == 0).mean() >= 0.40
+    assert set(frame["register"]) <= REGISTERS
+    assert frame["register"].nunique() >= 9
+
+
+def test_no_duplicate_texts(frame):
+    norm = frame["text"].map(lambda t: " ".join(re.findall(r"[a-z0-9']+", t.lower())))
+    dups = norm[norm.duplicated()]
+    assert dups.empty, list(dups.head())
+
+
+def test_splits_are_by_document(frame):
+    assert (frame.groupby("doc")["split"].nunique() == 1).all()
+    assert all(frame["split"] == frame["doc"].map(assign_split))
+    shares = frame["split"].value_counts(normalize=True)
+    assert 0.55 < shares["train"] < 0.85 and shares["test"] > 0.08
+
+
+def test_pages_are_realistic_and_annotations_match_their_text(pages):
+    assert len(pages) >= 80
+    kinds = Counter(p.kind for p in pages)
+    assert len(kinds) >= 6
+    flagged = sum(p.red_flag_page for p in pages)
+    assert 0.25 < flagged / len(pages) < 0.65
+    for rec in pages:
+        page = html_to_page(rec.path.read_text(encoding="utf-8"), rec.id)
+        text = " ".join(page.text.split())
+        for s in rec.sentences:
+            assert " ".join(s["text"].split()) in text, (rec.id, s["text"])
+        if rec.red_flag_page:
+            assert any(set(s["categories"]) - {"honest_disclosure"} and not s["reported"] for s in rec.sentences)
+
+
+@pytest.mark.skipif(not REALWORLD.is_file(), reason="../shared/realworld-dev is not beside this clone")
+def test_no_text_copied_from_the_realworld_dev_set(frame):
+    def grams(text):
+        w = re.findall(r"[a-z0-9']+", text.lower())
+        return {" ".join(w[i : i + 8]) for i in range(len(w) - 7)}
+
+    dev = set()
+    for line in REALWORLD.read_text(encoding="utf-8").splitlines():
+        dev |= grams(json.loads(line)["text"])
+    leaked = [t for t in frame["text"] if grams(t) & dev]
+    assert not leaked, leaked[:3]

@@ -1,0 +1,93 @@
+import pytest
+
+from detector.extract import text_to_page
+from detector.nlp.pipeline import ClaimExtractor, load_nlp
+
+SENTENCES = [
+    ("Stem cells help. They are costly.", ["Stem cells help.", "They are costly."]),
+    ("Regrow your cartilage\nBook a consult today", ["Regrow your cartilage", "Book a consult today"]),
+    ("• Autism • Multiple sclerosis", ["Autism • Multiple sclerosis"]),
+    ("- first item here\n- second item here", ["first item here", "second item here"]),
+    ("Dr. Lee treats knees. Call us!", ["Dr. Lee treats knees.", "Call us!"]),
+    ('He said "it works." Then left.', ['He said "it works."', "Then left."]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), SENTENCES)
+def test_sentences(extractor, text, expected):
+    assert [c.text for c in extractor.extract(text_to_page(text, "t"))] == expected
+
+
+def _claim(extractor, text):
+    claims = extractor.extract(text_to_page(text, "t"))
+    assert len(claims) == 1, [c.text for c in claims]
+    return claims[0]
+
+
+CUES = [
+    ("Our FDA-approved stem cells work.", "APPROVAL", False),
+    ("Stem cells are not FDA approved.", "APPROVAL", True),
+    ("There are no side effects at all.", "SAFETY", False),
+    ("This is not risk-free for anyone.", "SAFETY", True),
+    ("We guarantee lasting results.", "GUARANTEE", False),
+    ("92% of our patients improve.", "SUCCESS_RATE", False),
+    ("It regrows the disc in weeks.", "CURE", False),
+    ("Read more success stories here.", "TESTIMONIAL", False),
+    ("Call now, offer ends Friday.", "URGENCY", False),
+    ("Results may vary between patients.", "DISCLOSURE", False),
+]
+
+
+@pytest.mark.parametrize(("text", "label", "negated"), CUES)
+def test_cues_and_negation(extractor, text, label, negated):
+    claim = _claim(extractor, text)
+    hits = [c for c in claim.cues if c.label == label]
+    assert hits, claim.cues
+    assert any(c.negated == negated for c in hits)
+
+
+def test_condition_groups(extractor):
+    claim = _claim(extractor, "We treat autism, COPD, multiple sclerosis and knee arthritis.")
+    groups = {g for label, _t, g in claim.entities if label == "CONDITION"}
+    assert groups == {"neurodevelopmental", "respiratory", "neurological", "musculoskeletal"}
+
+
+def test_short_acronyms_need_capitals(extractor):
+    claim = _claim(extractor, "Ed and his wife drove to the ms office.")
+    assert not [e for e in claim.entities if e[0] == "CONDITION"]
+
+
+@pytest.mark.parametrize(
+    ("text", "flag"),
+    [
+        ("The FDA warned the clinic, which claimed its injections cure Parkinson's.", "reported"),
+        ('Regulators said the ads promised "a cure for autism".', "reported"),
+        ("Stem cells may help some patients with knee pain.", "hedged"),
+    ],
+)
+def test_context_flags(extractor, text, flag):
+    assert getattr(_claim(extractor, text), flag)
+
+
+def test_own_claim_is_not_reported(extractor):
+    claim = _claim(extractor, "Our stem cells cure Parkinson's disease.")
+    assert not claim.reported and not claim.hedged
+
+
+def test_round_trip(nlp, tmp_path):
+    nlp.to_disk(tmp_path / "nlp")
+    again = ClaimExtractor(load_nlp(tmp_path / "nlp"))
+    text = "Our FDA-approved cells cure autism, COPD and MS. Not FDA approved."
+    page = text_to_page(text, "t")
+    a = [(c.text, [(q.label, q.negated) for q in c.cues], c.entities) for c in ClaimExtractor(nlp).extract(page)]
+    b = [(c.text, [(q.label, q.negated) for q in c.cues], c.entities) for c in again.extract(page)]
+    assert a == b
+
+
+def test_long_text_is_chunked_below_max_length(nlp):
+    ex = ClaimExtractor(nlp)
+    page = text_to_page("Stem cells regrow cartilage today.\n" * 6000, "t")
+    claims = ex.extract(page)
+    assert len(claims) == 6000
+    assert claims[-1].start > 100_000
+    assert page.text[claims[-1].start : claims[-1].end] == claims[-1].text

@@ -1,0 +1,61 @@
+from detector.records import Claim
+from detector.scoring import mark_condition_lists, score_page
+
+CELLS = [("CELL_PRODUCT", "stem cells", "cells")]
+
+
+def claim(text, cats=(), p=0.9, reported=False, entities=CELLS, role="paragraph", disclosure=0.0):
+    c = Claim(text=text, start=0, end=len(text), block_role=role, entities=list(entities), reported=reported)
+    c.scores = {cat: p for cat in cats}
+    c.categories = [] if reported else list(cats)
+    c.reported_categories = list(cats) if reported else []
+    if disclosure:
+        c.scores["honest_disclosure"] = disclosure
+        c.categories.append("honest_disclosure")
+    return c
+
+
+def test_red_flag_claims_give_a_high_score():
+    v = score_page("p", [claim("Our cells regrow discs.", ["efficacy_overclaim"]),
+                         claim("FDA approved.", ["approval_misrepresentation"])])
+    assert v.red_flag and v.risk_score >= 80
+    assert v.categories["efficacy_overclaim"] == 1
+
+
+def test_disclosure_lowers_but_never_erases():
+    bad = [claim("Our cells regrow discs.", ["efficacy_overclaim"])]
+    plain = score_page("p", bad)
+    disclosed = score_page("p", bad + [claim("Not FDA approved.", disclosure=0.95)])
+    assert disclosed.risk_score < plain.risk_score
+    assert disclosed.categories["efficacy_overclaim"] == 1
+    assert disclosed.flagged[0].categories == ["efficacy_overclaim"]
+
+
+def test_reported_claims_score_low():
+    v = score_page("news", [claim("The FDA said the clinic claimed cures.", ["efficacy_overclaim"], reported=True)])
+    assert not v.red_flag and v.risk_score == 0
+
+
+def test_off_topic_page_is_damped():
+    on = score_page("p", [claim("We guarantee results.", ["guaranteed_results"])])
+    off = score_page("p", [claim("We guarantee results.", ["guaranteed_results"], entities=[])])
+    assert off.risk_score < on.risk_score and not off.red_flag
+
+
+def test_condition_list_marks_cure_all():
+    items = [
+        claim("Autism", entities=[("CONDITION", "autism", "neurodevelopmental")], role="list_item"),
+        claim("COPD", entities=[("CONDITION", "copd", "respiratory")], role="list_item"),
+        claim("Knee arthritis", entities=[("CONDITION", "knee arthritis", "musculoskeletal")], role="list_item"),
+    ]
+    notes = mark_condition_lists(items)
+    assert notes and any("cure_all" in c.categories for c in items)
+
+
+def test_same_system_list_is_not_cure_all():
+    items = [
+        claim(t, entities=[("CONDITION", t.lower(), "musculoskeletal")], role="list_item")
+        for t in ("Knee pain", "Back pain", "Rotator cuff")
+    ]
+    assert not mark_condition_lists(items)
+    assert not any(c.categories for c in items)
