@@ -6,13 +6,13 @@ import logging
 import sys
 from pathlib import Path
 
-from detector.categories import CATEGORIES, CUE_CATEGORIES, RED_FLAGS
+from detector.categories import CATEGORIES, CUE_CATEGORIES
 from detector.errors import InputError
 from detector.extract import decode_html, html_to_page, looks_binary, text_to_page
 from detector.model.artifact import ModelBundle, load_bundle
 from detector.nlp.pipeline import ClaimExtractor
 from detector.records import Claim, Page, PageVerdict
-from detector.scoring import ScoringRule, score_page
+from detector.scoring import assign_categories, score_page
 from detector.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -24,10 +24,9 @@ _TEXT_SUFFIXES = {".txt", ".text", ".md"}
 class Detector:
     """Holds the loaded model once; every check goes through ``check_page``."""
 
-    def __init__(self, bundle: ModelBundle, settings: Settings | None = None, rule: ScoringRule | None = None):
+    def __init__(self, bundle: ModelBundle, settings: Settings | None = None):
         self.bundle = bundle
         self.settings = settings or load_settings()
-        self.rule = rule or ScoringRule()
         self.extractor = ClaimExtractor(bundle.nlp, self.settings.nlp)
 
     @classmethod
@@ -43,14 +42,9 @@ class Detector:
         M = clf._matrix(claims)
         P = clf.predict_proba(M)
         thresholds = clf.thresholds_
+        assign_categories(claims, P, thresholds)
         for i, claim in enumerate(claims):
-            claim.scores = {cat: round(float(P[i, j]), 4) for j, cat in enumerate(CATEGORIES)}
-            cats = [cat for j, cat in enumerate(CATEGORIES) if P[i, j] >= thresholds[j]]
-            if claim.reported:
-                claim.reported_categories = [c for c in cats if c in RED_FLAGS]
-                cats = [c for c in cats if c not in RED_FLAGS]
-            claim.categories = cats
-            for cat in cats + claim.reported_categories:
+            for cat in claim.categories + claim.reported_categories:
                 j = CATEGORIES.index(cat)
                 why = [f"p={P[i, j]:.2f} >= threshold {thresholds[j]:.2f}"]
                 why += [
@@ -62,9 +56,7 @@ class Detector:
                     groups = sorted({g for label, _t, g in claim.entities if label == "CONDITION"})
                     why.append(f"condition groups: {', '.join(groups) or 'none'}")
                 why += [f"feature {name}" for name in clf.explain(M[i], j)]
-                for flag in ("negated", "hedged", "reported"):
-                    if getattr(claim, flag):
-                        why.append(f"context: {flag}")
+                why += [f"context: {flag}" for flag in ("negated", "hedged", "reported") if getattr(claim, flag)]
                 claim.explanation[cat] = why
 
     def check_page(self, page: Page) -> PageVerdict:
@@ -72,7 +64,7 @@ class Detector:
             raise InputError(f"{page.source}: no readable text found")
         claims = self.extractor.extract(page)
         self.classify(claims)
-        verdict = score_page(page.source, claims, page.title, self.rule, self.bundle.sha256)
+        verdict = score_page(page.source, claims, page.title, self.bundle.page_model, self.bundle.sha256)
         if not claims:
             verdict.reasons.append("no sentence of two or more words to assess")
         return verdict

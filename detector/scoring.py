@@ -1,47 +1,54 @@
 """From scored claims to a page verdict: risk score 0-100, red flag, and the reasons behind both.
 
-The rule is deliberately simple and written down (README, model card) so that a regulator can follow
-it: strong evidence per category, combined by noisy-OR with category weights, lowered (never erased)
-by disclosures, by reported speech and by a page that never names a cell or regenerative product.
+A page's claims are summarised into a few named features (strongest evidence per category, how much of
+the page is reported speech, hedged or disclosed, whether a cell product is named at all...). A small
+logistic model over those features, stacked on out-of-fold claim scores at training time, gives the
+risk score, and its largest contributions are the reasons shown to the user. Disclosures lower a score
+but never remove a red-flag claim from the evidence; reported claims never count as made.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+
+import numpy as np
 
 from detector.categories import CATEGORIES, DISCLOSURE, RED_FLAGS
 from detector.records import Claim, PageVerdict
 
-WEIGHTS: dict[str, float] = {
-    "approval_misrepresentation": 0.9,
-    "research_misrepresentation": 0.8,
-    "efficacy_overclaim": 0.85,
-    "guaranteed_results": 0.85,
-    "cure_all": 0.8,
-    "risk_denial": 0.8,
-    "testimonial_evidence": 0.55,
-    "commercial_pressure": 0.5,
-}
 _LIST_ROLES = {"list_item", "table_cell", "nav"}
-
-
-@dataclass(frozen=True)
-class ScoringRule:
-    """The page rule's knobs, documented in the README; defaults chosen on the corpus dev pages."""
-
-    top_claims: int = 3
-    floor: float = 0.5
-    off_topic_factor: float = 0.35
-    disclosure_factor: float = 0.25
-    reporting_factor: float = 0.6
-    red_flag_score: int = 50
-    cure_all_groups: int = 3
-    weights: dict[str, float] = field(default_factory=lambda: dict(WEIGHTS))
+_GENRE = re.compile(
+    r"\b(reporters?|journalists?|investigation|according to|warned|warning letters?|regulators?|lawsuit|"
+    r"court|abstract|methods|conclusions?|participants|randomi[sz]ed|placebo|doi|et al|published|"
+    r"researchers|study found|review)\b",
+    re.I,
+)
+_SELL = re.compile(
+    r"\b(book|call|contact|schedule|consultation|price|cost|package|our (clinic|center|team|doctors?|patients)|"
+    r"we (offer|provide|treat|use)|whatsapp|appointment)\b",
+    re.I,
+)
+RED_FLAG_SCORE = 50
 
 
 def _groups(claim: Claim) -> set[str]:
     return {g for label, _t, g in claim.entities if label == "CONDITION"}
+
+
+def assign_categories(claims: Sequence[Claim], proba: np.ndarray, thresholds: np.ndarray) -> None:
+    """Write scores and thresholded categories onto claims; reported claims keep red flags apart."""
+    for i, claim in enumerate(claims):
+        claim.scores = {cat: round(float(proba[i, j]), 4) for j, cat in enumerate(CATEGORIES)}
+        cats = [cat for j, cat in enumerate(CATEGORIES) if proba[i, j] >= thresholds[j]]
+        if claim.reported:
+            claim.reported_categories = [c for c in cats if c in RED_FLAGS]
+            cats = [c for c in cats if c not in RED_FLAGS]
+        else:
+            claim.reported_categories = []
+        claim.categories = cats
 
 
 def mark_condition_lists(claims: list[Claim], min_groups: int = 3) -> list[str]:
@@ -69,56 +76,95 @@ def mark_condition_lists(claims: list[Claim], min_groups: int = 3) -> list[str]:
             head.scores["cure_all"] = max(head.scores.get("cure_all", 0.0), score)
             if "cure_all" not in head.categories:
                 head.categories.append("cure_all")
+            names = ", ".join(sorted(groups))
             head.explanation.setdefault("cure_all", []).append(
-                f"list of {j - i} items naming {len(groups)} unrelated condition groups: {', '.join(sorted(groups))}"
+                f"list of {j - i} items naming {len(groups)} unrelated condition groups: {names}"
             )
-            notes.append(f"condition list with {len(groups)} unrelated groups ({', '.join(sorted(groups))})")
+            notes.append(f"condition list with {len(groups)} unrelated groups ({names})")
         i = max(j, i + 1)
     return notes
 
 
+def page_features(claims: Sequence[Claim], title: str = "") -> dict[str, float]:
+    """Named page-level features from scored claims: the page model's whole input."""
+    n = max(1, len(claims))
+    own = [c for c in claims if not c.reported]
+    f: dict[str, float] = {}
+    for cat in RED_FLAGS:
+        probs = sorted((c.scores.get(cat, 0.0) for c in own), reverse=True)
+        top = probs[:3] + [0.0] * (3 - len(probs[:3]))
+        f[f"max:{cat}"] = top[0]
+        f[f"top3:{cat}"] = sum(top) / 3
+        f[f"flagged:{cat}"] = math.log1p(sum(1 for c in own if cat in c.categories))
+    red = [max((c.scores.get(k, 0.0) for k in RED_FLAGS), default=0.0) for c in own]
+    f["red_flag_claims"] = math.log1p(sum(1 for c in own if set(c.categories) & set(RED_FLAGS)))
+    f["red_flag_share"] = sum(1 for c in own if set(c.categories) & set(RED_FLAGS)) / n
+    f["mean_red_prob"] = float(np.mean(red)) if red else 0.0
+    f["max_disclosure"] = max((c.scores.get(DISCLOSURE, 0.0) for c in claims), default=0.0)
+    f["disclosure_share"] = sum(1 for c in claims if DISCLOSURE in c.categories) / n
+    f["reported_share"] = sum(1 for c in claims if c.reported) / n
+    f["reported_flags"] = math.log1p(sum(1 for c in claims if c.reported_categories))
+    f["hedged_share"] = sum(1 for c in claims if c.hedged) / n
+    products = sum(1 for c in claims for label, _t, _g in c.entities if label == "CELL_PRODUCT")
+    on_topic = products > 0 or any(w in title.lower() for w in ("stem cell", "exosome", "regenerative"))
+    f["on_topic"] = float(on_topic)
+    f["products"] = math.log1p(products)
+    f["condition_groups"] = min(len({g for c in claims for g in _groups(c)}), 8) / 8
+    text = " ".join(c.text for c in claims[:400])
+    words = max(1, len(text.split()))
+    f["genre_report"] = min(1.0, 20 * len(_GENRE.findall(text)) / words)
+    f["genre_sell"] = min(1.0, 20 * len(_SELL.findall(text)) / words)
+    f["sentences"] = math.log1p(len(claims))
+    return f
+
+
+def rule_score(features: dict[str, float]) -> float:
+    """The fallback page rule (no page model): noisy-OR of the strongest evidence, damped off-topic."""
+    keep = 1.0
+    for cat in RED_FLAGS:
+        keep *= 1.0 - 0.8 * features[f"max:{cat}"] * min(1.0, features[f"flagged:{cat}"] * 2)
+    raw = (1.0 - keep) * (1.0 - 0.25 * features["max_disclosure"])
+    return raw * (1.0 if features["on_topic"] else 0.35)
+
+
 def score_page(
-    target: str, claims: list[Claim], title: str = "", rule: ScoringRule | None = None, model_sha256: str = ""
+    target: str,
+    claims: list[Claim],
+    title: str = "",
+    page_model: object | None = None,
+    model_sha256: str = "",
 ) -> PageVerdict:
     """Combine claim scores into the page verdict; claims must already carry scores and categories."""
-    rule = rule or ScoringRule()
-    reasons = mark_condition_lists(claims, rule.cure_all_groups)
+    reasons = mark_condition_lists(claims)
+    feats = page_features(claims, title)
+    if page_model is not None:
+        prob = float(page_model.predict_proba([feats])[0])
+        reasons += [
+            f"page feature {name} {'raised' if w > 0 else 'lowered'} the score"
+            for name, w in page_model.contributions(feats)[:4]
+        ]
+    else:
+        prob = rule_score(feats)
     own = [c for c in claims if not c.reported]
-    raw_keep = 1.0
-    for cat in RED_FLAGS:
-        probs = sorted((c.scores.get(cat, 0.0) for c in own if cat in c.categories), reverse=True)
-        if not probs:
-            continue
-        miss = 1.0
-        for p in probs[: rule.top_claims]:
-            miss *= 1.0 - p
-        evidence = 1.0 - miss
-        raw_keep *= 1.0 - rule.weights[cat] * evidence
-        reasons.append(f"{cat}: {len(probs)} claim(s), strongest p={probs[0]:.2f}")
-    raw = 1.0 - raw_keep
-    on_topic = any(label == "CELL_PRODUCT" for c in claims for label, _t, _g in c.entities) or any(
-        w in title.lower() for w in ("stem cell", "exosome", "regenerative", "cell therapy")
-    )
-    if not on_topic:
-        raw *= rule.off_topic_factor
-        reasons.append("no stem-cell or regenerative product named: score lowered")
-    disclosure = max((c.scores.get(DISCLOSURE, 0.0) for c in claims if DISCLOSURE in c.categories), default=0.0)
-    if disclosure:
-        raw *= 1.0 - rule.disclosure_factor * disclosure
-        reasons.append(f"honest disclosure present (p={disclosure:.2f}): score lowered, flags kept")
+    made = [c for c in own if set(c.categories) & set(RED_FLAGS)]
+    if not feats["on_topic"]:
+        reasons.append("no stem-cell or regenerative product named on the page")
+    if feats["max_disclosure"] >= 0.5:
+        reasons.append("honest disclosure present: score lowered, red-flag claims kept as evidence")
     reported = sum(1 for c in claims if c.reported_categories)
-    made = sum(1 for c in own if any(cat in c.categories for cat in RED_FLAGS))
-    if reported > made:
-        raw *= rule.reporting_factor
-        reasons.append(f"page mostly reports claims ({reported} reported vs {made} made): score lowered")
-    risk = round(100 * raw)
-    red_flag = on_topic and made > 0 and risk >= rule.red_flag_score
+    if reported:
+        reasons.append(f"{reported} claim(s) reported, not made, by this page")
+    risk = round(100 * prob)
     counts = Counter(cat for c in own for cat in c.categories)
-    groups = sorted({g for c in claims for g in _groups(c)})
-    products = sorted({t.lower() for c in claims for label, t, _g in c.entities if label == "CELL_PRODUCT"})
     return PageVerdict(
-        target=target, risk_score=risk, red_flag=red_flag,
+        target=target,
+        risk_score=risk,
+        red_flag=bool(made) and feats["on_topic"] > 0 and risk >= RED_FLAG_SCORE,
         categories={cat: counts.get(cat, 0) for cat in CATEGORIES},
-        claims=claims, condition_groups=groups, products=products, title=title,
-        reasons=reasons, model_sha256=model_sha256,
+        claims=claims,
+        condition_groups=sorted({g for c in claims for g in _groups(c)}),
+        products=sorted({t.lower() for c in claims for label, t, _g in c.entities if label == "CELL_PRODUCT"}),
+        title=title,
+        reasons=reasons,
+        model_sha256=model_sha256,
     )

@@ -1,7 +1,7 @@
+import http.server
 import io
 import json
 import threading
-import http.server
 from contextlib import contextmanager
 
 import pytest

@@ -62,7 +62,7 @@ def test_decode_order(data, declared, how):
 
 def test_binary_detection():
     assert looks_binary(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
-    assert not looks_binary("Stem cells regrow cartilage.".encode())
+    assert not looks_binary(b"Stem cells regrow cartilage.")
     assert not looks_binary(codecs.BOM_UTF16_LE + "hi".encode("utf-16-le"))
 
 

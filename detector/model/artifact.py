@@ -13,11 +13,13 @@ from spacy.language import Language
 
 from detector.errors import ModelError
 from detector.model.classifier import ClaimClassifier
+from detector.model.page_model import PageModel
 from detector.nlp.pipeline import load_nlp
 
 log = logging.getLogger(__name__)
 
 CLASSIFIER_FILE = "classifier.joblib"
+PAGE_MODEL_FILE = "page_model.joblib"
 NLP_DIR = "nlp"
 METADATA_FILE = "metadata.json"
 
@@ -40,6 +42,7 @@ class ModelBundle:
 
     nlp: Language
     classifier: ClaimClassifier
+    page_model: PageModel
     metadata: dict
 
     @property
@@ -47,16 +50,20 @@ class ModelBundle:
         return self.metadata["sha256"]
 
 
-def save_bundle(model_dir: Path, nlp: Language, classifier: ClaimClassifier, metadata: dict) -> dict:
-    """Write the classifier, the pipeline and metadata.json with the hashes a later load will verify."""
+def save_bundle(
+    model_dir: Path, nlp: Language, classifier: ClaimClassifier, page_model: PageModel, metadata: dict
+) -> dict:
+    """Write both models, the pipeline and metadata.json with the hashes a later load will verify."""
     model_dir.mkdir(parents=True, exist_ok=True)
     clf_path = model_dir / CLASSIFIER_FILE
     classifier._names_cache = None
     joblib.dump(classifier, clf_path, compress=3)
+    joblib.dump(page_model, model_dir / PAGE_MODEL_FILE, compress=3)
     nlp_path = model_dir / NLP_DIR
     nlp.to_disk(nlp_path)
     meta = dict(metadata)
     meta["sha256"] = sha256_file(clf_path)
+    meta["page_model_sha256"] = sha256_file(model_dir / PAGE_MODEL_FILE)
     meta["nlp_sha256"] = _tree_hashes(nlp_path)
     (model_dir / METADATA_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return meta
@@ -70,23 +77,30 @@ def load_bundle(model_dir: Path) -> ModelBundle:
         raise ModelError(f"{model_dir}: no trained model here (run `stemcheck train`)")
     try:
         meta = json.loads(meta_path.read_text())
-        expected = meta["sha256"]
+        expected = {CLASSIFIER_FILE: meta["sha256"], PAGE_MODEL_FILE: meta["page_model_sha256"]}
         nlp_expected = meta["nlp_sha256"]
     except (ValueError, KeyError) as exc:
         raise ModelError(f"{meta_path}: unreadable model metadata ({exc})") from exc
-    actual = sha256_file(clf_path)
-    if actual != expected:
-        raise ModelError(
-            f"{clf_path}: SHA-256 {actual[:12]}... does not match the recorded {expected[:12]}...; "
-            "refusing to load a model file that may have been altered"
-        )
+    for name, digest in expected.items():
+        path = model_dir / name
+        actual = sha256_file(path) if path.is_file() else "missing"
+        if actual != digest:
+            raise ModelError(
+                f"{path}: SHA-256 {actual[:12]}... does not match the recorded {digest[:12]}...; "
+                "refusing to load a model file that may have been altered"
+            )
     nlp_path = model_dir / NLP_DIR
     if _tree_hashes(nlp_path) != nlp_expected:
         raise ModelError(f"{nlp_path}: pipeline files do not match the hashes in {meta_path.name}")
-    try:
-        classifier = joblib.load(clf_path)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure becomes one clear error
-        raise ModelError(f"{clf_path}: cannot load the classifier ({exc})") from exc
-    if not isinstance(classifier, ClaimClassifier):
-        raise ModelError(f"{clf_path}: holds {type(classifier).__name__}, not a ClaimClassifier")
-    return ModelBundle(nlp=load_nlp(nlp_path), classifier=classifier, metadata=meta)
+    loaded = {}
+    for name, kind in ((CLASSIFIER_FILE, ClaimClassifier), (PAGE_MODEL_FILE, PageModel)):
+        try:
+            obj = joblib.load(model_dir / name)
+        except Exception as exc:  # noqa: BLE001 - any unpickling failure becomes one clear error
+            raise ModelError(f"{model_dir / name}: cannot load ({exc})") from exc
+        if not isinstance(obj, kind):
+            raise ModelError(f"{model_dir / name}: holds {type(obj).__name__}, not a {kind.__name__}")
+        loaded[name] = obj
+    return ModelBundle(
+        nlp=load_nlp(nlp_path), classifier=loaded[CLASSIFIER_FILE], page_model=loaded[PAGE_MODEL_FILE], metadata=meta
+    )

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import platform
 import re
 import subprocess
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import sklearn
 import spacy
+from sklearn.model_selection import GroupKFold
 
-from detector.categories import CATEGORIES
+from detector.categories import CATEGORIES, RED_FLAGS
 from detector.corpus import PageRecord, corpus_hash, load_pages, load_sentences
 from detector.extract import html_to_page
 from detector.model.artifact import save_bundle
 from detector.model.classifier import ClaimClassifier
+from detector.model.page_model import PageModel
 from detector.nlp.pipeline import ClaimExtractor, build_nlp
 from detector.records import Claim
+from detector.scoring import assign_categories, mark_condition_lists, page_features
 
 log = logging.getLogger(__name__)
 _WORD = re.compile(r"[a-z0-9']+")
@@ -39,25 +44,79 @@ def overlaps(a: str, b: str, min_overlap: float = 0.6) -> bool:
     return len(sa & sb) / min(len(sa), len(sb)) >= min_overlap
 
 
-def sentence_examples(extractor: ClaimExtractor, frame: pd.DataFrame) -> tuple[list[Claim], np.ndarray]:
-    claims = [extractor.single_claim(t) for t in frame["text"]]
-    return claims, frame[list(CATEGORIES)].to_numpy(dtype=int)
+@dataclass
+class Examples:
+    """Training claims with their label rows and the page (or corpus document) each belongs to."""
+
+    claims: list[Claim] = field(default_factory=list)
+    labels: list[list[int]] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    page_labels: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def y(self) -> np.ndarray:
+        return np.asarray(self.labels, dtype=int).reshape(-1, len(CATEGORIES))
+
+    def extend(self, other: Examples) -> Examples:
+        out = Examples(self.claims + other.claims, self.labels + other.labels, self.groups + other.groups)
+        out.page_labels = {**self.page_labels, **other.page_labels}
+        return out
 
 
-def page_examples(extractor: ClaimExtractor, pages: list[PageRecord]) -> tuple[list[Claim], np.ndarray]:
+def sentence_examples(extractor: ClaimExtractor, frame: pd.DataFrame) -> Examples:
+    """Corpus rows; each corpus document also stands as a small page for the page model."""
+    ex = Examples()
+    red = list(RED_FLAGS)
+    for row in frame.itertuples(index=False):
+        ex.claims.append(extractor.single_claim(row.text))
+        ex.labels.append([int(getattr(row, c)) for c in CATEGORIES])
+        ex.groups.append(f"doc:{row.doc}")
+    for doc, part in frame.groupby("doc"):
+        ex.page_labels[f"doc:{doc}"] = int(part[red].to_numpy().sum() > 0)
+    return ex
+
+
+def page_examples(extractor: ClaimExtractor, pages: list[PageRecord]) -> Examples:
     """Every sentence of an annotated page, labelled from its annotation or negative: real page noise."""
-    claims: list[Claim] = []
-    rows = []
+    ex = Examples()
     for rec in pages:
         page = html_to_page(rec.path.read_text(encoding="utf-8"), rec.id)
+        key = f"page:{rec.id}"
+        ex.page_labels[key] = int(rec.red_flag_page)
         for claim in extractor.extract(page):
             labels = set()
             for s in rec.sentences:
                 if overlaps(claim.text, s["text"], 0.8) and not s["reported"]:
                     labels.update(s["categories"])
-            claims.append(claim)
-            rows.append([int(c in labels) for c in CATEGORIES])
-    return claims, np.asarray(rows, dtype=int).reshape(-1, len(CATEGORIES))
+            ex.claims.append(claim)
+            ex.labels.append([int(c in labels) for c in CATEGORIES])
+            ex.groups.append(key)
+    return ex
+
+
+def page_training_set(ex: Examples, proba: np.ndarray, thresholds: np.ndarray) -> tuple[list[dict], list[int]]:
+    """Page features from out-of-fold claim scores, exactly as score_page computes them at run time."""
+    by_group: dict[str, list[int]] = {}
+    for i, g in enumerate(ex.groups):
+        by_group.setdefault(g, []).append(i)
+    X, y = [], []
+    for g, idx in by_group.items():
+        claims = [copy.copy(ex.claims[i]) for i in idx]
+        assign_categories(claims, proba[idx], thresholds)
+        mark_condition_lists(claims)
+        X.append(page_features(claims))
+        y.append(ex.page_labels[g])
+    return X, y
+
+
+def out_of_fold(ex: Examples, params: dict, folds: int = 5) -> np.ndarray:
+    """Claim probabilities from models that never saw the claim's page or document."""
+    proba = np.zeros((len(ex.claims), len(CATEGORIES)))
+    y = ex.y
+    for tr, te in GroupKFold(n_splits=folds).split(ex.claims, groups=ex.groups):
+        model = ClaimClassifier(**params).fit([ex.claims[i] for i in tr], y[tr])
+        proba[te] = model.predict_proba([ex.claims[i] for i in te])
+    return proba
 
 
 def choose_thresholds(y: np.ndarray, proba: np.ndarray) -> np.ndarray:
@@ -89,25 +148,29 @@ def git_commit(repo: Path) -> str:
 def train(
     corpus_dir: Path, model_dir: Path, progress: Callable[[str], None] | None = None, **params: object
 ) -> dict:
-    """Fit on train, pick thresholds on dev, refit on train+dev, save artifacts with metadata."""
+    """Fit on train, pick thresholds on dev, stack the page model on out-of-fold scores, save all."""
     say = progress or (lambda msg: log.info(msg))
     nlp = build_nlp(corpus_dir / "lexicons")
     extractor = ClaimExtractor(nlp)
     frame = load_sentences(corpus_dir)
     pages = load_pages(corpus_dir)
     say(f"corpus: {len(frame)} sentences, {len(pages)} pages")
-    parts: dict[str, tuple[list[Claim], np.ndarray]] = {}
+    parts: dict[str, Examples] = {}
     for split in ("train", "dev"):
-        sc, sy = sentence_examples(extractor, frame[frame["split"] == split])
-        pc, py = page_examples(extractor, [p for p in pages if p.split == split])
-        parts[split] = (sc + pc, np.vstack([sy, py]) if len(pc) else sy)
-        say(f"{split}: {len(sc)} sentence rows + {len(pc)} page sentences")
-    clf = ClaimClassifier(**params).fit(*parts["train"])
-    thresholds = choose_thresholds(parts["dev"][1], clf.predict_proba(parts["dev"][0]))
+        sent = sentence_examples(extractor, frame[frame["split"] == split])
+        page = page_examples(extractor, [p for p in pages if p.split == split])
+        parts[split] = sent.extend(page)
+        say(f"{split}: {len(sent.claims)} sentence rows + {len(page.claims)} page sentences")
+    clf = ClaimClassifier(**params).fit(parts["train"].claims, parts["train"].y)
+    thresholds = choose_thresholds(parts["dev"].y, clf.predict_proba(parts["dev"].claims))
     say("thresholds: " + ", ".join(f"{c}={t:.2f}" for c, t in zip(CATEGORIES, thresholds, strict=True)))
-    X = parts["train"][0] + parts["dev"][0]
-    y = np.vstack([parts["train"][1], parts["dev"][1]])
-    final = ClaimClassifier(**params).fit(X, y)
+    both = parts["train"].extend(parts["dev"])
+    say("out-of-fold claim scores for the page model (5 folds by page/document)")
+    oof = out_of_fold(both, clf.get_params())
+    page_X, page_y = page_training_set(both, oof, thresholds)
+    page_model = PageModel().fit(page_X, page_y)
+    say(f"page model: {len(page_y)} pages/documents, {sum(page_y)} red-flag")
+    final = ClaimClassifier(**params).fit(both.claims, both.y)
     final.thresholds_ = thresholds
     meta = {
         "corpus_sha256": corpus_hash(corpus_dir),
@@ -118,10 +181,11 @@ def train(
         },
         "params": final.get_params(),
         "thresholds": dict(zip(CATEGORIES, map(float, thresholds), strict=True)),
-        "training_rows": len(X),
-        "positives": dict(zip(CATEGORIES, map(int, y.sum(axis=0)), strict=True)),
+        "training_rows": len(both.claims),
+        "positives": dict(zip(CATEGORIES, map(int, both.y.sum(axis=0)), strict=True)),
+        "page_model": {"training_pages": len(page_y), "red_flag": int(sum(page_y)), "weights": page_model.weights()},
     }
     meta["params"]["word_ngrams"] = list(meta["params"]["word_ngrams"])
     if meta["params"]["char_ngrams"] is not None:
         meta["params"]["char_ngrams"] = list(meta["params"]["char_ngrams"])
-    return save_bundle(model_dir, nlp, final, meta)
+    return save_bundle(model_dir, nlp, final, page_model, meta)
