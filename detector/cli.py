@@ -104,7 +104,7 @@ def check(
 
 @app.command()
 def demo(
-    top: int = typer.Option(10, help="How many pages to show evidence for."),
+    top: int = typer.Option(3, help="How many of the riskiest pages to show in full, with every flagged claim."),
     model_dir: Path | None = typer.Option(None, "--model-dir"),
 ) -> None:
     """Check the bundled demo pages in corpora/pages and print them ranked by risk, with evidence."""
@@ -138,6 +138,11 @@ def demo(
         table.add_row(str(rank), Path(v.target).name, str(v.risk_score), verdict_label(v), cats,
                       (best.text[:110] if best else ""))
     out.print(table)
+    from detector.report import to_text
+
+    for v in verdicts[:top]:
+        out.print(to_text(v, max_claims=6), markup=False)
+        out.print("")
     flagged = sum(v.red_flag for v in verdicts)
     out.print(f"{flagged} of {len(verdicts)} pages flagged as red-flag pages. {NOTE}", markup=False)
 

@@ -9,7 +9,6 @@ but never remove a red-flag claim from the evidence; reported claims never count
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -86,7 +85,11 @@ def mark_condition_lists(claims: list[Claim], min_groups: int = 3) -> list[str]:
 
 
 def page_features(claims: Sequence[Claim], title: str = "") -> dict[str, float]:
-    """Named page-level features from scored claims: the page model's whole input."""
+    """Named page-level features from scored claims: the page model's whole input.
+
+    Counts saturate and shares are used instead of raw totals, because training documents are short
+    and dense while real pages are long and mostly filler: a feature must mean the same on both.
+    """
     n = max(1, len(claims))
     own = [c for c in claims if not c.reported]
     f: dict[str, float] = {}
@@ -95,26 +98,22 @@ def page_features(claims: Sequence[Claim], title: str = "") -> dict[str, float]:
         top = probs[:3] + [0.0] * (3 - len(probs[:3]))
         f[f"max:{cat}"] = top[0]
         f[f"top3:{cat}"] = sum(top) / 3
-        f[f"flagged:{cat}"] = math.log1p(sum(1 for c in own if cat in c.categories))
-    red = [max((c.scores.get(k, 0.0) for k in RED_FLAGS), default=0.0) for c in own]
-    f["red_flag_claims"] = math.log1p(sum(1 for c in own if set(c.categories) & set(RED_FLAGS)))
-    f["red_flag_share"] = sum(1 for c in own if set(c.categories) & set(RED_FLAGS)) / n
-    f["mean_red_prob"] = float(np.mean(red)) if red else 0.0
+        f[f"flagged:{cat}"] = min(3, sum(1 for c in own if cat in c.categories)) / 3
+    f["red_flag_claims"] = min(5, sum(1 for c in own if set(c.categories) & set(RED_FLAGS))) / 5
     f["max_disclosure"] = max((c.scores.get(DISCLOSURE, 0.0) for c in claims), default=0.0)
-    f["disclosure_share"] = sum(1 for c in claims if DISCLOSURE in c.categories) / n
+    f["disclosures"] = min(3, sum(1 for c in claims if DISCLOSURE in c.categories)) / 3
     f["reported_share"] = sum(1 for c in claims if c.reported) / n
-    f["reported_flags"] = math.log1p(sum(1 for c in claims if c.reported_categories))
+    f["reported_flags"] = min(3, sum(1 for c in claims if c.reported_categories)) / 3
     f["hedged_share"] = sum(1 for c in claims if c.hedged) / n
-    products = sum(1 for c in claims for label, _t, _g in c.entities if label == "CELL_PRODUCT")
-    on_topic = products > 0 or any(w in title.lower() for w in ("stem cell", "exosome", "regenerative"))
+    with_product = sum(1 for c in claims if any(label == "CELL_PRODUCT" for label, _t, _g in c.entities))
+    on_topic = with_product > 0 or any(w in title.lower() for w in ("stem cell", "exosome", "regenerative"))
     f["on_topic"] = float(on_topic)
-    f["products"] = math.log1p(products)
-    f["condition_groups"] = min(len({g for c in claims for g in _groups(c)}), 8) / 8
+    f["product_share"] = with_product / n
+    f["condition_groups"] = min(len({g for c in claims for g in _groups(c)}), 6) / 6
     text = " ".join(c.text for c in claims[:400])
     words = max(1, len(text.split()))
     f["genre_report"] = min(1.0, 20 * len(_GENRE.findall(text)) / words)
     f["genre_sell"] = min(1.0, 20 * len(_SELL.findall(text)) / words)
-    f["sentences"] = math.log1p(len(claims))
     return f
 
 
@@ -122,7 +121,7 @@ def rule_score(features: dict[str, float]) -> float:
     """The fallback page rule (no page model): noisy-OR of the strongest evidence, damped off-topic."""
     keep = 1.0
     for cat in RED_FLAGS:
-        keep *= 1.0 - 0.8 * features[f"max:{cat}"] * min(1.0, features[f"flagged:{cat}"] * 2)
+        keep *= 1.0 - 0.8 * features[f"max:{cat}"] * min(1.0, features[f"flagged:{cat}"] * 3)
     raw = (1.0 - keep) * (1.0 - 0.25 * features["max_disclosure"])
     return raw * (1.0 if features["on_topic"] else 0.35)
 
@@ -140,11 +139,25 @@ def score_page(
     if page_model is not None:
         prob = float(page_model.predict_proba([feats])[0])
         reasons += [
-            f"page feature {name} {'raised' if w > 0 else 'lowered'} the score"
+            f"page feature {name}={feats[name]:.2f} {'raised' if w > 0 else 'lowered'} the score"
+            f" (compared with a typical page)"
             for name, w in page_model.contributions(feats)[:4]
         ]
     else:
         prob = rule_score(feats)
+    risk = round(100 * prob)
+    if risk < RED_FLAG_SCORE:
+        # A page that does not read as marketing discusses claims rather than making them (codebook
+        # rule 4): its red-flag sentences stay visible, as context, but are not counted as made.
+        shown = 0
+        for c in claims:
+            moved = [k for k in c.categories if k in RED_FLAGS]
+            if moved:
+                c.reported_categories = sorted(set(c.reported_categories) | set(moved))
+                c.categories = [k for k in c.categories if k not in RED_FLAGS]
+                shown += 1
+        if shown:
+            reasons.append(f"page does not read as marketing: {shown} red-flag sentence(s) shown as context only")
     own = [c for c in claims if not c.reported]
     made = [c for c in own if set(c.categories) & set(RED_FLAGS)]
     if not feats["on_topic"]:
@@ -154,7 +167,6 @@ def score_page(
     reported = sum(1 for c in claims if c.reported_categories)
     if reported:
         reasons.append(f"{reported} claim(s) reported, not made, by this page")
-    risk = round(100 * prob)
     counts = Counter(cat for c in own for cat in c.categories)
     return PageVerdict(
         target=target,

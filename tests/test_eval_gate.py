@@ -36,7 +36,7 @@ def test_corpus_page_scores(detector):
     assert m["roc_auc"] >= GATE["minimums"]["corpus_pages_roc_auc"]
 
 
-@pytest.mark.skipif(not REALWORLD.is_file(), reason="../shared/realworld-dev/pages.jsonl not found: real-world gate skipped")
+@pytest.mark.skipif(not REALWORLD.is_file(), reason="../shared/realworld-dev not found: real-world gate skipped")
 def test_realworld_scores(detector):
     assert file_sha256(REALWORLD) == GATE["realworld_sha256"], "real-world dev set changed: re-record the gate"
     m = page_metrics(detector, realworld_pages(REALWORLD))["model"]

@@ -58,7 +58,7 @@ def sentence_metrics(detector: Detector, corpus_dir: Path, split: str = "test") 
     return {"rows": len(part), "model": _prf(y, pred), "keyword_baseline": _prf(y, base)}
 
 
-def corpus_eval_pages(corpus_dir: Path, splits: tuple[str, ...] = ("dev", "test")) -> list[LabelledPage]:
+def corpus_eval_pages(corpus_dir: Path, splits: tuple[str, ...] = ("test",)) -> list[LabelledPage]:
     out = []
     for rec in load_pages(corpus_dir):
         if rec.split in splits:
@@ -154,7 +154,7 @@ def evaluate(
     say = progress or (lambda _m: None)
     say("corpus sentences (test split)")
     metrics: dict = {"corpus_test": sentence_metrics(detector, corpus_dir, "test")}
-    say("corpus pages (dev+test splits)")
+    say("corpus pages (test split)")
     metrics["corpus_pages"] = page_metrics(detector, corpus_eval_pages(corpus_dir))
     if realworld is not None and realworld.is_file():
         say(f"real-world dev set {realworld}")
