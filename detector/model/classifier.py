@@ -75,7 +75,9 @@ class ClaimClassifier(ClassifierMixin, BaseEstimator):
 
     # -- fitting --------------------------------------------------------------------------------
     def _base(self) -> LogisticRegression:
-        return LogisticRegression(C=self.C, class_weight="balanced", solver="liblinear", max_iter=2000)
+        return LogisticRegression(
+            C=self.C, class_weight="balanced", solver="liblinear", max_iter=2000, random_state=self.random_state
+        )
 
     def fit(self, X: Sequence[Claim], y: np.ndarray) -> ClaimClassifier:
         y = np.asarray(y, dtype=int)
@@ -99,6 +101,12 @@ class ClaimClassifier(ClassifierMixin, BaseEstimator):
         coefs = [est.coef_[0] if est is not None else np.zeros(M.shape[1]) for est in self.estimators_]
         self.coef_ = np.ascontiguousarray(np.vstack(coefs).T, dtype=np.float64)
         self.intercept_ = np.array([est.intercept_[0] if est is not None else 0.0 for est in self.estimators_])
+        # stop_words_ is an unordered set kept for introspection only and _stop_words_id a memory address;
+        # dropping both (sklearn documents the first) makes the pickle byte-identical run to run.
+        for vec in (self.word_vec_, self.char_vec_):
+            if vec is not None:
+                vec.stop_words_ = None
+                vec.__dict__.pop("_stop_words_id", None)
         return self
 
     def _platt(self, M: sparse.csr_matrix, col: np.ndarray) -> tuple[float, float]:
