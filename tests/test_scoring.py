@@ -59,3 +59,39 @@ def test_same_system_list_is_not_cure_all():
     ]
     assert not mark_condition_lists(items)
     assert not any(c.categories for c in items)
+
+
+class _StubPageModel:
+    def __init__(self, prob):
+        self.prob = prob
+
+    def predict_proba(self, rows):
+        return [self.prob for _ in rows]
+
+    def contributions(self, feats):
+        return [("max:efficacy_overclaim", 1.0)]
+
+
+def test_low_scoring_page_shows_red_flags_as_context_only():
+    claims = [claim("Stem cells repair tissue.", ["efficacy_overclaim"])]
+    v = score_page("news", claims, page_model=_StubPageModel(0.2))
+    assert v.risk_score == 20 and not v.red_flag
+    assert claims[0].categories == [] and claims[0].reported_categories == ["efficacy_overclaim"]
+    assert any("context" in r for r in v.reasons)
+
+
+def test_high_scoring_page_keeps_its_claims():
+    claims = [claim("Our cells regrow discs.", ["efficacy_overclaim"])]
+    v = score_page("clinic", claims, page_model=_StubPageModel(0.9))
+    assert v.red_flag and v.risk_score == 90 and claims[0].categories == ["efficacy_overclaim"]
+    assert any("max:efficacy_overclaim" in r for r in v.reasons)
+
+
+def test_page_features_do_not_grow_with_page_length():
+    from detector.scoring import page_features
+
+    one = [claim("Our cells regrow discs.", ["efficacy_overclaim"])]
+    filler = [claim(f"Office hours line {i}.", [], p=0.0) for i in range(50)]
+    short, long = page_features(one), page_features(one + filler)
+    for key in ("max:efficacy_overclaim", "flagged:efficacy_overclaim", "red_flag_claims"):
+        assert short[key] == long[key]

@@ -14,6 +14,19 @@ _FIRST = re.compile(r"\b(i|my|me|i'm|i've|i was|we were)\b", re.I)
 _CLINIC = re.compile(r"\b(we|our|us|we're|we've)\b", re.I)
 _YOU = re.compile(r"\b(you|your|you're)\b", re.I)
 _NUM = re.compile(r"\d")
+# Who a sentence is about: cells in general (biology explainer) or patients and the treatment (a claim).
+_GENERIC_SUBJECT = re.compile(
+    r"^(?:\W*)(?:(?:the |these |such |our body's |your body's |adult |mesenchymal |embryonic )?"
+    r"(?:stem cells?|cells|mscs?|exosomes|they|it|cartilage|the body|tissues?)\b)",
+    re.I,
+)
+_CAPABILITY = re.compile(r"\b(can|could|are able to|is able to|have the (?:ability|potential)|may|might)\b", re.I)
+_PATIENTS = re.compile(r"\b(patients?|you|your|children|kids|people|clients|he|she|families)\b", re.I)
+_OUTCOME = re.compile(
+    r"\b(improv\w*|better|relief|recover\w*|walk\w*|return\w*|gain\w*|progress\w*|reduc\w*|"
+    r"eas\w*|disappear\w*|no longer|again)\b",
+    re.I,
+)
 
 
 def claim_features(claim: Claim) -> dict[str, float]:
@@ -42,6 +55,12 @@ def claim_features(claim: Claim) -> dict[str, float]:
         f["voice=clinic"] = 1.0
     if _YOU.search(text):
         f["voice=reader"] = 1.0
+    if _GENERIC_SUBJECT.search(text):
+        f["subject=generic"] = 1.0
+        if _CAPABILITY.search(text):
+            f["subject=generic+capability"] = 1.0
+    if _PATIENTS.search(text) and _OUTCOME.search(text):
+        f["patients+outcome"] = 1.0
     if text.rstrip().endswith("?"):
         f["shape=question"] = 1.0
     if "!" in text:
