@@ -192,3 +192,50 @@ class ContextMarker:
         self.window = data["window"]
         self._set_terms(data["terms"])
         return self
+
+
+@Language.factory("stemcheck_regex", default_config={"patterns": []})
+def make_regex(nlp: Language, name: str, patterns: list) -> RegexMarker:
+    return RegexMarker(patterns=patterns)
+
+
+class RegexMarker:
+    """Case-sensitive acronyms, trial ids, money and percentages, found by regex over the text.
+
+    spaCy's token Matcher walks every token in Python for each pattern and cost more than all phrase
+    patterns together; these few patterns run as compiled regexes and become entities or cues.
+    """
+
+    def __init__(self, patterns: list | None = None) -> None:
+        self._set(patterns or [])
+
+    def _set(self, patterns: list) -> None:
+        self.patterns = [dict(p) for p in patterns]
+        self._compiled = [(p["kind"], p["label"], p.get("id", ""), re.compile(p["regex"])) for p in self.patterns]
+
+    def __call__(self, doc: Doc) -> Doc:
+        text = doc.text
+        ents = list(doc.ents)
+        taken = {i for e in ents for i in range(e.start, e.end)}
+        cues = list(doc.spans.get(CUES_KEY, []))
+        for kind, label, ent_id, rx in self._compiled:
+            for m in rx.finditer(text):
+                span = doc.char_span(m.start(), m.end(), label=label, alignment_mode="expand")
+                if span is None or not len(span):
+                    continue
+                if kind == "cue":
+                    cues.append(span)
+                elif not any(i in taken for i in range(span.start, span.end)):
+                    ents.append(Span(doc, span.start, span.end, label=label, span_id=ent_id))
+                    taken.update(range(span.start, span.end))
+        doc.ents = sorted(ents, key=lambda e: e.start)
+        doc.spans[CUES_KEY] = cues
+        return doc
+
+    def to_disk(self, path, exclude=()) -> None:  # noqa: ANN001
+        Path(path).mkdir(parents=True, exist_ok=True)
+        (Path(path) / "patterns.json").write_text(json.dumps(self.patterns))
+
+    def from_disk(self, path, exclude=()):  # noqa: ANN001, ANN201
+        self._set(json.loads((Path(path) / "patterns.json").read_text()))
+        return self

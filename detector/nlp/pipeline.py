@@ -36,6 +36,8 @@ def build_nlp(lexicon_dir: Path, settings: NlpSettings | None = None) -> Languag
         config={"spans_key": CUES_KEY, "phrase_matcher_attr": "LOWER", "validate": True},
     )
     cues.add_patterns(_read_jsonl(lexicon_dir / "cues.jsonl"))
+    regex = json.loads((lexicon_dir / "regex.json").read_text(encoding="utf-8"))["patterns"]
+    nlp.add_pipe("stemcheck_regex", config={"patterns": regex})
     nlp.add_pipe("stemcheck_claims", config={"min_tokens": cfg.min_claim_tokens})
     terms = json.loads((lexicon_dir / "context.json").read_text(encoding="utf-8"))
     nlp.add_pipe("stemcheck_context", config={"terms": terms})
