@@ -79,7 +79,9 @@ class Detector:
             raise InputError(f"{source}: empty HTML")
         return self.check_page(html_to_page(html, source, self.settings.extract))
 
-    def check_bytes(self, data: bytes, source: str, content_type: str = "", charset: str | None = None):
+    def check_bytes(
+        self, data: bytes, source: str, content_type: str = "", charset: str | None = None
+    ) -> PageVerdict:
         """Bytes from a file or a response: refuse binaries, decode, route HTML vs plain text."""
         if not data.strip():
             raise InputError(f"{source}: empty file")

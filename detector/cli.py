@@ -86,11 +86,14 @@ def check(
                     chunks.append(report.to_json_line(v, all_claims))
                 elif fmt is Format.text:
                     chunks.append(report.to_text(v))
-            except StemcheckError as exc:
-                errors.append((target, str(exc)))
-                err.print(f"stemcheck: error: {exc}", markup=False)
+            except Exception as exc:  # noqa: BLE001 - one bad target never stops the batch
+                message = str(exc) if isinstance(exc, StemcheckError) else f"{target}: internal error ({exc!r})"
+                if not isinstance(exc, StemcheckError):
+                    log.debug("unexpected failure on %s", target, exc_info=True)
+                errors.append((target, message))
+                err.print(f"stemcheck: error: {message}", markup=False)
                 if fmt is Format.json:
-                    chunks.append(report.error_json_line(target, str(exc)))
+                    chunks.append(report.error_json_line(target, message))
             bar.advance(task)
     if fmt is Format.html:
         chunks = [report.to_html(verdicts, errors)]
@@ -121,8 +124,8 @@ def demo(
         for path in pages:
             try:
                 verdicts.append(detector.check_file(path))
-            except StemcheckError as exc:
-                err.print(f"stemcheck: error: {exc}", markup=False)
+            except Exception as exc:  # noqa: BLE001 - one bad page never stops the demo
+                err.print(f"stemcheck: error: {path}: {exc}", markup=False)
             bar.advance(task)
     verdicts.sort(key=lambda v: -v.risk_score)
     out = Console(highlight=False, width=140)

@@ -11,21 +11,30 @@ import re
 from pathlib import Path
 
 import numpy
-from spacy.attrs import IDX, LOWER, SENT_START
+from spacy.attrs import ENT_IOB, IDX, IS_ALPHA, IS_SPACE, LOWER, ORTH, SENT_START
 from spacy.language import Language
 from spacy.strings import hash_string
 from spacy.tokens import Doc, Span
 
 CLAIMS_KEY = "claims"
+TEXT_KEY = "stemcheck_text"
 CUES_KEY = "cues"
 _CLOSERS = {'"', "”", "’", "'", ")", "]"}
 # A line break, or a stop (. ! ? …) with optional closing quotes, then space and no lower-case letter next.
 _BOUNDARY = re.compile(r"\n\s*(?=\S)|(?P<stop>(?<=[.!?…])[\"”’')\]]*[ \t]+)(?=[^\sa-z]|(?<=[!?] )\S)")
 _BULLETS = {"•", "·", "▪", "►", "✓", "✔", "➤", "-", "*", "–", "—", "|", "»", "◆", "■", "○", "●"}
 
+def doc_text(doc: Doc) -> str:
+    """The doc's text: Doc.text rebuilds it token by token in Python, so the extractor stores it."""
+    text = doc.user_data.get(TEXT_KEY)
+    return text if text is not None else doc.text
+
+
 def _hashes(words) -> numpy.ndarray:  # noqa: ANN001
     return numpy.array([hash_string(w) for w in words], dtype="uint64")
 
+
+_BULLET_HASHES = _hashes(_BULLETS)
 
 for _name in ("claim_negated", "claim_hedged", "claim_reported"):
     if not Span.has_extension(_name):
@@ -56,7 +65,7 @@ class WebSentencizer:
         idx = doc.to_array(IDX).astype("int64")
         flags = numpy.full(n, -1, dtype="int64")
         flags[0] = 1
-        for m in _BOUNDARY.finditer(doc.text):
+        for m in _BOUNDARY.finditer(doc_text(doc)):
             pos = int(numpy.searchsorted(idx, m.end()))
             if pos >= n or idx[pos] != m.end():
                 continue
@@ -103,14 +112,18 @@ class ClaimSpans:
         self.min_tokens = min_tokens
 
     def __call__(self, doc: Doc) -> Doc:
+        arr = doc.to_array([SENT_START, IS_ALPHA, IS_SPACE, ORTH])
+        starts = numpy.flatnonzero(arr[:, 0] == 1).tolist() + [len(doc)]
+        alpha = numpy.concatenate([[0], numpy.cumsum(arr[:, 1])])
+        skip = (arr[:, 2] == 1) | numpy.isin(arr[:, 3], _BULLET_HASHES)
+        space = arr[:, 2] == 1
         spans = []
-        for sent in doc.sents:
-            start, end = sent.start, sent.end
-            while start < end and (doc[start].is_space or doc[start].text in _BULLETS):
+        for start, end in zip(starts, starts[1:], strict=False):
+            while start < end and skip[start]:
                 start += 1
-            while end > start and doc[end - 1].is_space:
+            while end > start and space[end - 1]:
                 end -= 1
-            if sum(1 for t in doc[start:end] if t.is_alpha) >= self.min_tokens:
+            if alpha[end] - alpha[start] >= self.min_tokens:
                 spans.append(Span(doc, start, end, label="CLAIM"))
         doc.spans[CLAIMS_KEY] = spans
         return doc
@@ -214,22 +227,28 @@ class RegexMarker:
         self._compiled = [(p["kind"], p["label"], p.get("id", ""), re.compile(p["regex"])) for p in self.patterns]
 
     def __call__(self, doc: Doc) -> Doc:
-        text = doc.text
-        ents = list(doc.ents)
-        taken = {i for e in ents for i in range(e.start, e.end)}
-        cues = list(doc.spans.get(CUES_KEY, []))
+        text = doc_text(doc)
+        new_ents: list[Span] = []
+        new_cues: list[Span] = []
+        taken = None
         for kind, label, ent_id, rx in self._compiled:
             for m in rx.finditer(text):
                 span = doc.char_span(m.start(), m.end(), label=label, alignment_mode="expand")
                 if span is None or not len(span):
                     continue
                 if kind == "cue":
-                    cues.append(span)
-                elif not any(i in taken for i in range(span.start, span.end)):
-                    ents.append(Span(doc, span.start, span.end, label=label, span_id=ent_id))
-                    taken.update(range(span.start, span.end))
-        doc.ents = sorted(ents, key=lambda e: e.start)
-        doc.spans[CUES_KEY] = cues
+                    new_cues.append(span)
+                    continue
+                if taken is None:  # token-level entity mask, read once and only when needed
+                    taken = doc.to_array(ENT_IOB) != 2
+                    taken &= doc.to_array(ENT_IOB) != 0
+                if not taken[span.start : span.end].any():
+                    new_ents.append(Span(doc, span.start, span.end, label=label, span_id=ent_id))
+                    taken[span.start : span.end] = True
+        if new_ents:
+            doc.set_ents(new_ents, default="unmodified")
+        if new_cues:
+            doc.spans[CUES_KEY] = list(doc.spans.get(CUES_KEY, [])) + new_cues
         return doc
 
     def to_disk(self, path, exclude=()) -> None:  # noqa: ANN001

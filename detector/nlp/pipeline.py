@@ -13,7 +13,7 @@ from spacy.language import Language
 
 from detector.errors import ModelError
 from detector.nlp import components  # noqa: F401 - registers our factories before any load
-from detector.nlp.components import CLAIMS_KEY, CUES_KEY
+from detector.nlp.components import CLAIMS_KEY, CUES_KEY, TEXT_KEY, doc_text
 from detector.records import Claim, Cue, Page
 from detector.settings import NlpSettings
 
@@ -82,17 +82,22 @@ class ClaimExtractor:
         if parts:
             yield chunk_start, "\n\n".join(parts), starts, roles
 
+    def _doc(self, text: str):  # noqa: ANN202
+        doc = self.nlp.make_doc(text)
+        doc.user_data[TEXT_KEY] = text
+        return doc
+
     def extract(self, page: Page) -> list[Claim]:
         chunks = list(self._chunks(page))
         claims: list[Claim] = []
-        docs = self.nlp.pipe(text for _, text, _, _ in chunks)
+        docs = self.nlp.pipe(self._doc(text) for _, text, _, _ in chunks)
         for (base, _, starts, roles), doc in zip(chunks, docs, strict=True):
             claims.extend(self._claims(doc, base, starts, roles))
         return claims
 
     def single_claim(self, text: str, role: str = "text") -> Claim:
         """A labelled corpus row as one Claim, whatever the sentencizer makes of it: labels are per row."""
-        doc = self.nlp(text)
+        doc = self.nlp(self._doc(text))
         parts = self._claims(doc, 0, [0], [role])
         claim = Claim(text=text, start=0, end=len(text), block_role=role)
         for part in parts:
@@ -109,11 +114,12 @@ class ClaimExtractor:
         cue_starts = [c.start for c in cues]
         ents = list(doc.ents)
         ent_starts = [e.start for e in ents]
+        text = doc_text(doc)
         out = []
         for span in doc.spans[CLAIMS_KEY]:
             idx = bisect.bisect_right(starts, span.start_char) - 1
             claim = Claim(
-                text=span.text,
+                text=text[span.start_char : span.end_char],
                 start=base + span.start_char,
                 end=base + span.end_char,
                 block_role=roles[max(idx, 0)],
