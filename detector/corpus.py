@@ -28,7 +28,8 @@ def assign_split(doc: str) -> str:
     return "train" if bucket < 70 else "dev" if bucket < 85 else "test"
 
 
-def _rows(path: Path) -> list[dict]:
+def read_jsonl(path: Path) -> list[dict]:
+    """JSON objects, one per non-blank line; a bad line is a CorpusError naming file and line."""
     out = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -50,7 +51,7 @@ def load_sentences(corpus_dir: Path) -> pd.DataFrame:
     if not files:
         raise CorpusError(f"{corpus_dir / 'sentences'}: no *.jsonl sentence files")
     for path in files:
-        for n, row in enumerate(_rows(path), 1):
+        for n, row in enumerate(read_jsonl(path), 1):
             try:
                 labels = [check_category(c) for c in row["labels"]]
                 reported = [check_category(c) for c in row.get("reported_categories", [])]
@@ -96,7 +97,7 @@ def load_pages(corpus_dir: Path) -> list[PageRecord]:
     """Annotated pages from every ``corpora/pages/index-*.jsonl``."""
     pages = []
     for index in sorted((corpus_dir / "pages").glob("index-*.jsonl")):
-        for n, row in enumerate(_rows(index), 1):
+        for n, row in enumerate(read_jsonl(index), 1):
             try:
                 path = index.parent / row["file"]
                 sents = [

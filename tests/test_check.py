@@ -1,8 +1,5 @@
-import http.server
 import io
 import json
-import threading
-from contextlib import contextmanager
 
 import pytest
 from typer.testing import CliRunner
@@ -10,7 +7,7 @@ from typer.testing import CliRunner
 from detector.cli import app
 from detector.errors import InputError
 
-from .conftest import CORPUS
+from .conftest import CORPUS, local_server
 
 runner = CliRunner()
 BAD = "Our FDA-approved stem cells permanently regrow cartilage with no side effects. Only 3 spots left this month!"
@@ -101,34 +98,14 @@ def test_cli_html_report_escapes_page_text(tmp_path):
     assert "Content-Security-Policy" in html
 
 
-class _Page(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802
-        body = f"<html><body><p>{BAD}</p></body></html>".encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-@contextmanager
 def served():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Page)
-    t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    t.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        t.join(timeout=5)
+    body = f"<html><body><p>{BAD}</p></body></html>".encode()
+    return local_server({"/": (200, {"Content-Type": "text/html; charset=utf-8"}, body)})
 
 
 def test_cli_url_needs_allow_private_for_loopback():
-    with served() as url:
+    with served() as base:
+        url = base + "/"
         refused = runner.invoke(app, ["check", url])
         allowed = runner.invoke(app, ["check", "--format", "json", "--allow-private", url])
     assert refused.exit_code == 2 and "non-public address" in refused.stderr

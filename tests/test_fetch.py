@@ -1,12 +1,10 @@
-import http.server
-import threading
-from contextlib import contextmanager
-
 import pytest
 
 from detector.errors import FetchError, UnsafeURLError
 from detector.fetch import fetch_page, resolve_safe
 from detector.settings import FetchSettings
+
+from .conftest import local_server
 
 CFG = FetchSettings(total_timeout=5, connect_timeout=2, read_timeout=2, max_bytes=20_000)
 
@@ -45,36 +43,6 @@ def test_private_targets_refused(url):
 def test_odd_urls_refused(url, why):
     with pytest.raises(UnsafeURLError, match=why):
         resolve_safe(url, CFG)
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    routes: dict = {}
-
-    def do_GET(self):  # noqa: N802
-        status, headers, body = self.routes.get(self.path, (404, {}, b"nope"))
-        self.send_response(status)
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-@contextmanager
-def local_server(routes):
-    _Handler.routes = routes
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 HTML = {"Content-Type": "text/html; charset=utf-8"}

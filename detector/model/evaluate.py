@@ -7,7 +7,6 @@ their shared words cover at least 60% of the shorter sentence's distinct words (
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from sklearn.metrics import average_precision_score, precision_recall_fscore_sup
 
 from detector.categories import CATEGORIES, RED_FLAGS
 from detector.check import Detector
-from detector.corpus import load_pages, load_sentences
+from detector.corpus import load_pages, load_sentences, read_jsonl
 from detector.errors import CorpusError
 from detector.extract import html_to_page, text_to_page
 from detector.model.baseline import keyword_labels
@@ -69,15 +68,12 @@ def corpus_eval_pages(corpus_dir: Path, splits: tuple[str, ...] = ("test",)) -> 
 
 def realworld_pages(path: Path) -> list[LabelledPage]:
     out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
+    for n, row in enumerate(read_jsonl(path), 1):
         try:
-            row = json.loads(line)
-            out.append(LabelledPage(row["id"], text_to_page(row["text"], row["id"]), bool(row["red_flag_page"]),
-                                    row.get("sentences", [])))
-        except (ValueError, KeyError) as exc:
-            raise CorpusError(f"{path}:{n}: malformed evaluation row ({exc})") from exc
+            page = text_to_page(row["text"], row["id"])
+            out.append(LabelledPage(row["id"], page, bool(row["red_flag_page"]), row.get("sentences", [])))
+        except KeyError as exc:
+            raise CorpusError(f"{path}: row {n}: missing field {exc}") from exc
     return out
 
 
