@@ -31,6 +31,7 @@ _SELL = re.compile(
     re.I,
 )
 RED_FLAG_SCORE = 50
+STRONG_CLAIM = 0.95
 
 
 def _groups(claim: Claim) -> set[str]:
@@ -146,6 +147,15 @@ def score_page(
     else:
         prob = rule_score(feats)
     risk = round(100 * prob)
+    strong = [
+        c for c in claims
+        if not c.reported and any(c.scores.get(k, 0.0) >= STRONG_CLAIM and k in c.categories for k in RED_FLAGS)
+    ]
+    if strong and feats["on_topic"] and risk < RED_FLAG_SCORE:
+        # Codebook rule 7: a disclosure lowers the score but never cancels a red-flag claim; one
+        # near-certain claim made by a page about a cell product keeps it at the red-flag line.
+        risk = RED_FLAG_SCORE
+        reasons.append(f"{len(strong)} near-certain red-flag claim(s) (p >= {STRONG_CLAIM}): score held at {risk}")
     if risk < RED_FLAG_SCORE:
         # A page that does not read as marketing discusses claims rather than making them (codebook
         # rule 4): its red-flag sentences stay visible, as context, but are not counted as made.

@@ -95,3 +95,14 @@ def test_page_features_do_not_grow_with_page_length():
     short, long = page_features(one), page_features(one + filler)
     for key in ("max:efficacy_overclaim", "flagged:efficacy_overclaim", "red_flag_claims"):
         assert short[key] == long[key]
+
+
+def test_disclaimers_never_cancel_a_near_certain_claim():
+    claims = [
+        claim("Our FDA-approved cord tissue product.", ["approval_misrepresentation"], p=0.99),
+        claim("Results vary; consult your physician.", disclosure=0.95),
+    ]
+    v = score_page("clinic", claims, page_model=_StubPageModel(0.05))
+    assert v.risk_score == 50 and v.red_flag
+    assert claims[0].categories == ["approval_misrepresentation"]
+    assert any("near-certain" in r for r in v.reasons)
