@@ -51,3 +51,16 @@ CUE_CATEGORIES: dict[str, tuple[str, ...]] = {
     "DISCLOSURE": ("honest_disclosure",),
     "RISK_TERM": ("honest_disclosure",),
 }
+
+# The authority behind each category's rule (corpora/CODEBOOK.md gives the links), quoted in explanations.
+AUTHORITIES: dict[str, str] = {
+    "approval_misrepresentation": "FDA consumer warnings on stem cell therapies; HCT/P guidance",
+    "research_misrepresentation": "ISSCR patient guidance; Turner & Knoepfler 2016",
+    "efficacy_overclaim": "FTC Health Products Compliance Guidance (competent and reliable evidence)",
+    "guaranteed_results": "FTC Health Products Compliance Guidance",
+    "cure_all": "Turner & Knoepfler 2016; Murdoch et al. 2018 (website studies)",
+    "risk_denial": "FDA consumer warnings (infection, tumours, blindness); Bauer et al. 2018",
+    "testimonial_evidence": "FTC Endorsement Guides, 16 CFR 255",
+    "commercial_pressure": "FTC Health Products Compliance Guidance; Murdoch et al. 2018",
+    "honest_disclosure": "ISSCR patient guidance; FDA regenerative medicine consumer information",
+}

@@ -6,7 +6,7 @@ import logging
 import sys
 from pathlib import Path
 
-from detector.categories import CATEGORIES, CUE_CATEGORIES
+from detector.categories import AUTHORITIES, CATEGORIES, CUE_CATEGORIES
 from detector.errors import InputError
 from detector.extract import decode_html, html_to_page, looks_binary, text_to_page
 from detector.model.artifact import ModelBundle, load_bundle
@@ -57,6 +57,7 @@ class Detector:
                     why.append(f"condition groups: {', '.join(groups) or 'none'}")
                 why += [f"feature {name}" for name in clf.explain(M[i], j)]
                 why += [f"context: {flag}" for flag in ("negated", "hedged", "reported") if getattr(claim, flag)]
+                why.append(f"rule: codebook {cat} ({AUTHORITIES[cat]})")
                 claim.explanation[cat] = why
 
     def check_page(self, page: Page) -> PageVerdict:

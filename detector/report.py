@@ -30,7 +30,7 @@ def error_json_line(target: str, message: str) -> str:
 
 def _cats(c: Claim) -> str:
     own = ", ".join(f"{cat} {c.scores.get(cat, 0):.2f}" for cat in c.categories)
-    rep = ", ".join(f"{cat} (reported)" for cat in c.reported_categories)
+    rep = ", ".join(f"{cat} (reported or context: not counted as made)" for cat in c.reported_categories)
     return "; ".join(x for x in (own, rep) if x)
 
 
@@ -59,7 +59,7 @@ def to_text(v: PageVerdict, max_claims: int = 25) -> str:
             lines.append(f"    * \"{c.text}\"")
             lines.append(f"      [{_cats(c)}]")
             for cat, why in c.explanation.items():
-                lines.append(f"      why {cat}: " + "; ".join(why[:5]))
+                lines.append(f"      why {cat}: " + "; ".join(why[:5] + why[-1:] if len(why) > 5 else why))
         if len(group) > max_claims:
             lines.append(f"    ... and {len(group) - max_claims} more (use --format json for all)")
     if not flagged:
@@ -109,8 +109,8 @@ def to_html(verdicts: list[PageVerdict], errors: list[tuple[str, str]] | None = 
             out.append(f"<p><mark class='{kind}'>{_e(c.text)}</mark></p><div class='why'>")
             for cat in c.categories + c.reported_categories:
                 desc = DESCRIPTIONS.get(cat, "")
-                extra = " (reported, not made by this page)" if cat in c.reported_categories else ""
-                why = "; ".join(c.explanation.get(cat, [])[:5])
+                extra = " (reported or context: not counted as made)" if cat in c.reported_categories else ""
+                why = "; ".join(c.explanation.get(cat, []))
                 out.append(f"<div><b>{_e(cat)}</b>{_e(extra)}: {_e(desc)}. <i>{_e(why)}</i></div>")
             out.append("</div>")
         out.append("</div>")
