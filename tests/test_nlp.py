@@ -91,3 +91,8 @@ def test_long_text_is_chunked_below_max_length(nlp):
     assert len(claims) == 6000
     assert claims[-1].start > 100_000
     assert page.text[claims[-1].start : claims[-1].end] == claims[-1].text
+
+
+def test_place_names_are_not_reporting_verbs(extractor):
+    claim = _claim(extractor, "Our exosomes come from a cGMP, FDA-registered lab in the United States.")
+    assert not claim.reported
