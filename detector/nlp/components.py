@@ -24,6 +24,7 @@ _CLOSERS = {'"', "”", "’", "'", ")", "]"}
 _BOUNDARY = re.compile(r"\n\s*(?=\S)|(?P<stop>(?<=[.!?…])[\"”’')\]]*[ \t]+)(?=[^\sa-z]|(?<=[!?] )\S)")
 _BULLETS = {"•", "·", "▪", "►", "✓", "✔", "➤", "-", "*", "–", "—", "|", "»", "◆", "■", "○", "●"}
 
+
 def doc_text(doc: Doc) -> str:
     """The doc's text: Doc.text rebuilds it token by token in Python, so the extractor stores it."""
     text = doc.user_data.get(TEXT_KEY)
@@ -155,8 +156,7 @@ class ContextMarker:
 
     def _set_terms(self, terms: dict) -> None:
         self.terms = {k: list(v) for k, v in terms.items()}
-        self._neg = set(self.terms.get("negation", []))
-        self._neg_h = _hashes(self._neg)
+        self._neg_h = _hashes(self.terms.get("negation", []))
         self._hedge_h = _hashes(self.terms.get("hedge", []))
         self._verbs_h = _hashes(self.terms.get("reported_verbs", []))
         self._quotes_h = _hashes(['"', "“", "”"])
