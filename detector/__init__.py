@@ -1,10 +1,11 @@
 """stemcheck: find unproven stem-cell clinic marketing, with the evidence behind every flag."""
 
+__version__ = "0.1.0"
+
 from detector.check import Detector, check_file, check_html, check_text
 from detector.errors import StemcheckError
 from detector.records import Claim, PageVerdict
 
-__version__ = "0.1.0"
 __all__ = [
     "Claim", "Detector", "PageVerdict", "StemcheckError", "__version__", "check_file", "check_html", "check_text",
 ]

@@ -62,24 +62,72 @@ def _write(text: str, output: Path | None) -> None:
         err.print(f"wrote {output}", markup=False)
 
 
+def _crawl_settings(max_pages: int | None, max_depth: int | None, delay: float | None):  # noqa: ANN202
+    import dataclasses
+
+    settings = load_settings()
+    changes = {k: v for k, v in (("max_pages", max_pages), ("max_depth", max_depth), ("delay", delay)) if v is not None}
+    for key, value in changes.items():
+        if value < 0 or (key == "max_pages" and value < 1):
+            _fail(f"--{key.replace('_', '-')} {value}: must be {'at least 1' if key == 'max_pages' else '>= 0'}")
+    return dataclasses.replace(settings, crawl=dataclasses.replace(settings.crawl, **changes))
+
+
+def _default_warc(url: str) -> Path:
+    from datetime import UTC, datetime
+
+    from detector.url import site_key
+
+    try:
+        site = site_key(url)
+    except StemcheckError:
+        site = "site"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return Path(f"stemcheck-{site.replace(':', '_')}-{stamp}.warc.gz")
+
+
+def _is_warc(target: str) -> bool:
+    return target.lower().endswith((".warc", ".warc.gz"))
+
+
 @app.command()
 def check(
-    targets: list[str] = typer.Argument(..., help="http(s) URLs, .html/.htm/.txt files, or - for stdin."),
+    targets: list[str] = typer.Argument(
+        ..., help="http(s) URLs, .html/.htm/.txt files, .warc/.warc.gz files (site report), or - for stdin."),
     fmt: Format = typer.Option(Format.text, "--format", "-f", help="text, json (one object per line) or html."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report here instead of stdout."),
+    site: bool = typer.Option(False, "--site", help="Crawl each URL's whole site and report on the site."),
+    warc: Path | None = typer.Option(None, "--warc", help="With --site: where to save the WARC evidence."),
+    max_pages: int | None = typer.Option(None, "--max-pages", help="With --site: page limit (default 30)."),
+    max_depth: int | None = typer.Option(None, "--max-depth", help="With --site: link depth limit (default 3)."),
+    delay: float | None = typer.Option(None, "--delay", help="With --site: seconds between requests (default 1)."),
     allow_private: bool = typer.Option(False, "--allow-private", help="Allow loopback/private URLs (tests, intranet)."),
     all_claims: bool = typer.Option(False, "--all-claims", help="JSON: include unflagged sentences too."),
     model_dir: Path | None = typer.Option(None, "--model-dir", help="Trained model directory (default models/)."),
 ) -> None:
-    """Check pages or text for red-flag claims; exit 2 if any target could not be checked."""
+    """Check pages, text, sites or WARC files for red-flag claims; exit 2 if any target could not be checked."""
     from detector import report
 
     detector = _detector(model_dir)
-    verdicts, errors, chunks = [], [], []
+    settings = _crawl_settings(max_pages, max_depth, delay) if site else load_settings()
+    if warc is not None and sum(1 for t in targets if t.lower().startswith(("http://", "https://"))) > 1:
+        _fail("--warc names one file: give one URL with it, or leave it out to name one WARC per site")
+    verdicts, sites, errors, chunks = [], [], [], []
     with _progress(len(targets)) as bar:
         task = bar.add_task("checking", total=len(targets))
         for target in targets:
             try:
+                if _is_warc(target) or (site and target.lower().startswith(("http://", "https://"))):
+                    if _is_warc(target):
+                        found = _site_reports(detector, Path(target))
+                    else:
+                        found = _crawl_and_report(detector, settings, target, warc, allow_private)
+                    sites.extend(found)
+                    if fmt is Format.json:
+                        chunks.extend(report.site_json(r) for r in found)
+                    elif fmt is Format.text:
+                        chunks.extend(report.site_text(r) for r in found)
+                    continue
                 v = detector.check_target(target, allow_private=allow_private)
                 verdicts.append(v)
                 if fmt is Format.json:
@@ -94,15 +142,69 @@ def check(
                 err.print(f"stemcheck: error: {message}", markup=False)
                 if fmt is Format.json:
                     chunks.append(report.error_json_line(target, message))
-            bar.advance(task)
+            finally:
+                bar.advance(task)
     if fmt is Format.html:
-        chunks = [report.to_html(verdicts, errors)]
-    elif fmt is Format.text and verdicts:
+        chunks = [report.to_html(verdicts, errors, sites)]
+    elif fmt is Format.text and (verdicts or sites):
         chunks.append(report.NOTE)
     if chunks:
         _write(("\n\n" if fmt is Format.text else "\n").join(chunks), output)
     if errors:
         raise typer.Exit(2)
+
+
+def _site_reports(detector, path: Path) -> list:  # noqa: ANN001
+    from detector.site import site_reports
+
+    return site_reports(detector, path)
+
+
+def _crawl_and_report(detector, settings, url: str, warc: Path | None, allow_private: bool) -> list:  # noqa: ANN001
+    """Crawl to a WARC, then derive the report from that WARC (so it can be reproduced offline)."""
+    from detector.crawl import Crawler
+
+    path = warc or _default_warc(url)
+    result = Crawler(settings, allow_private=allow_private).crawl(url, path)
+    err.print(f"crawled {len(result.fetched)} pages with {result.requests} requests in {result.seconds:.1f}s; "
+              f"evidence in {path}", markup=False)
+    return _site_reports(detector, path)
+
+
+@app.command()
+def crawl(
+    url: str = typer.Argument(..., help="A page of the site to crawl (http or https)."),
+    output: Path = typer.Option(..., "--output", "-o", help="The WARC file to write (.warc.gz)."),
+    max_pages: int | None = typer.Option(None, "--max-pages", help="Pages to fetch at most (default 30)."),
+    max_depth: int | None = typer.Option(None, "--max-depth", help="Link depth from the start page (default 3)."),
+    delay: float | None = typer.Option(None, "--delay", help="Seconds between requests to a host (default 1; "
+                                       "robots.txt Crawl-delay wins when longer)."),
+    previous: Path | None = typer.Option(None, "--previous", help="An earlier crawl's WARC: send conditional "
+                                         "requests and record unchanged pages as revisits."),
+    allow_private: bool = typer.Option(False, "--allow-private", help="Allow loopback/private addresses "
+                                       "(tests, intranet). Never on by default."),
+) -> None:
+    """Crawl one site politely (robots.txt, delays, limits) into a WARC file of evidence."""
+    from detector.crawl import Crawler
+    from detector.warc import file_sha256
+
+    if not output.name.lower().endswith((".warc", ".warc.gz")):
+        _fail(f"{output}: the output must end in .warc.gz (or .warc)")
+    if previous is not None and not previous.is_file():
+        _fail(f"{previous}: no such file")
+    settings = _crawl_settings(max_pages, max_depth, delay)
+    try:
+        result = Crawler(settings, allow_private=allow_private).crawl(url, output, previous=previous)
+    except StemcheckError as exc:
+        _fail(str(exc))
+    out = Console(highlight=False, width=140)
+    out.print(f"site {result.site}: {len(result.fetched)} pages fetched with {result.requests} requests "
+              f"in {result.seconds:.1f}s", markup=False)
+    for key, n in result.counts().items():
+        out.print(f"  {key}: {n}", markup=False)
+    for robots_url, state in result.robots.items():
+        out.print(f"  robots {robots_url}: {state}", markup=False)
+    out.print(f"wrote {output} sha256 {file_sha256(output)}", markup=False)
 
 
 @app.command()

@@ -10,11 +10,26 @@ class InputError(StemcheckError):
 
 
 class FetchError(InputError):
-    """A URL could not be fetched: unreachable, timed out, too large, wrong content type."""
+    """A URL could not be fetched: unreachable, timed out, too large, wrong content type.
+
+    ``reason`` is a short machine-readable code (timeout, too_large, not_html, tls, robots...) that crawl
+    results and WARC metadata records carry, so failures can be counted by kind.
+    """
+
+    def __init__(self, message: str, reason: str = "fetch"):
+        super().__init__(message)
+        self.reason = reason
 
 
 class UnsafeURLError(FetchError):
     """A URL points somewhere stemcheck refuses to go (private address, odd scheme or port): SSRF guard."""
+
+
+class RobotsDisallowedError(FetchError):
+    """robots.txt forbids the URL for our user agent (or could not be read, which RFC 9309 treats alike)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, "robots")
 
 
 class ModelError(StemcheckError):

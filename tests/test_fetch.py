@@ -84,7 +84,7 @@ def test_redirect_hop_is_rechecked(monkeypatch):
 
     import detector.fetch as fetch
 
-    monkeypatch.setattr(fetch, "_is_public", lambda ip: ip == ipaddress.ip_address("127.0.0.1"))
+    monkeypatch.setattr(fetch, "is_public", lambda ip: ip == ipaddress.ip_address("127.0.0.1"))
     routes = {"/r": (302, {"Location": "http://169.254.169.254/latest/"}, b"")}
     with local_server(routes) as base:
         port = int(base.rsplit(":", 1)[1])
