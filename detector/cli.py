@@ -310,3 +310,112 @@ def evaluate(
     path = output or (model_dir or settings.model.model_dir) / "metrics.json"
     path.write_text(json.dumps(metrics, indent=2) + "\n")
     err.print(f"wrote {path}", markup=False)
+
+
+@app.command()
+def scan(
+    inputs: list[str] = typer.Argument(..., help="WARC/WARC.gz files, directories of .html files, .html files, "
+                                       "URL lists (.txt/.urls, one URL per line) or URLs."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Pages table (.csv or .parquet); the site table "
+                                       "goes beside it as NAME.sites.csv/.parquet."),
+    db: Path | None = typer.Option(None, "--db", help="SQLite results store: history, resume, diff."),
+    workers: int | None = typer.Option(None, "--workers", help="Start a local Dask cluster with N worker processes."),
+    scheduler: str | None = typer.Option(None, "--scheduler", help="Use an existing Dask cluster (tcp://host:8786)."),
+    warc_dir: Path | None = typer.Option(None, "--warc-dir", help="Where URL-list crawls keep their WARCs "
+                                         "(default ./stemcheck-scan-warcs; shared storage on a cluster)."),
+    max_pages: int = typer.Option(30, "--max-pages", help="URL lists: pages per site."),
+    delay: float = typer.Option(1.0, "--delay", help="URL lists: seconds between requests to a host."),
+    no_gate: bool = typer.Option(False, "--no-gate", help="Analyse every page, even those that never mention a "
+                                 "stem-cell or regenerative term."),
+    allow_private: bool = typer.Option(False, "--allow-private", help="URL lists: allow loopback/private hosts."),
+    top: int = typer.Option(10, "--top", help="How many sites to print."),
+    model_dir: Path | None = typer.Option(None, "--model-dir"),
+) -> None:
+    """Scan many pages; print the riskiest sites; exit 2 if any input, record or page failed."""
+    from detector.scan import Scanner, ScanOptions, public, write_table
+
+    if workers is not None and scheduler is not None:
+        _fail("give --workers or --scheduler, not both")
+    if workers is not None and workers < 1:
+        _fail(f"--workers {workers}: must be at least 1")
+    if output is not None and output.suffix.lower() not in (".csv", ".parquet"):
+        _fail(f"{output}: the output must end in .csv or .parquet")
+    opts = ScanOptions(gate=not no_gate, max_pages=max_pages, delay=delay, allow_private=allow_private)
+    show = err.is_terminal
+    progress = Progress(TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True,
+                        disable=not show)
+
+    def report_progress(counts: dict) -> None:
+        rate = (counts["analysed"] + counts["irrelevant"]) / max(counts["elapsed"], 1e-9)
+        progress.update(task, description=(
+            f"scanning: {counts['analysed']} analysed, {counts['irrelevant']} gated out, "
+            f"{counts['red_flag']} flagged, {counts['failed']} errors, {rate:.0f} pages/s"))
+
+    with progress:
+        task = progress.add_task("scanning", total=None)
+        try:
+            result = Scanner(model_dir, options=opts, db=db, workers=workers, scheduler=scheduler,
+                             warc_dir=warc_dir, progress=report_progress).run(inputs)
+        except KeyboardInterrupt:
+            _fail("interrupted; run the same command again (same --db) to resume where it stopped", 130)
+        except StemcheckError as exc:
+            _fail(str(exc))
+    if output is not None:
+        try:
+            write_table(result.pages, output)
+            sites_path = output.with_name(output.name[: -len(output.suffix)] + ".sites" + output.suffix)
+            write_table(result.sites, sites_path)
+        except (OSError, StemcheckError) as exc:
+            _fail(f"{output}: cannot write ({exc})")
+        err.print(f"wrote {output} and {sites_path}", markup=False)
+    out = Console(highlight=False, width=160)
+    s = result.summary
+    out.print(f"scanned {s['analysed']} pages ({s['reused']} unchanged since an earlier run and reused; "
+              f"{s['irrelevant']} gated out as irrelevant, {s['skipped']} skipped, {s['failed']} failed) "
+              f"in {s['seconds']:.1f}s" + (f"; run {result.run_id} in {db}" if db else "")
+              + (" (resumed)" if s.get("resumed") else ""), markup=False)
+    table = Table(title=f"top {min(top, len(result.sites))} of {len(result.sites)} sites by risk")
+    for col in ("site", "risk", "pages", "red-flag pages", "categories", "worst page"):
+        table.add_column(col, overflow="fold")
+    for row in public(result.sites).head(top).itertuples():
+        table.add_row(str(row.site), str(row.risk_score), str(row.analysed), str(row.red_flag_pages),
+                      row.categories, str(row.worst_page or ""))
+    out.print(table)
+    for f in result.failures[:20]:
+        err.print(f"stemcheck: failed: {f['error']}", markup=False)
+    if len(result.failures) > 20:
+        err.print(f"stemcheck: ... and {len(result.failures) - 20} more failures (see the error column)", markup=False)
+    if result.failures:
+        raise typer.Exit(2)
+
+
+@app.command()
+def diff(
+    run_a: str = typer.Argument(..., help="Earlier run: an id, 'previous', or a date YYYY-MM-DD."),
+    run_b: str = typer.Argument("latest", help="Later run: an id, 'latest', or a date."),
+    db: Path = typer.Option(..., "--db", help="The SQLite results store."),
+    fmt: Format = typer.Option(Format.text, "--format", "-f", help="text or json."),
+) -> None:
+    """Per site: the claims that appeared and disappeared between two scans, and the change in score."""
+    from detector.store import ResultStore, diff_runs
+
+    if not db.is_file():
+        _fail(f"{db}: no such results database")
+    try:
+        with ResultStore(db) as store:
+            a, b = store.resolve_run(run_a), store.resolve_run(run_b)
+            changes = diff_runs(store, a, b)
+    except StemcheckError as exc:
+        _fail(str(exc))
+    if fmt is Format.json:
+        _write(json.dumps({"run_a": a, "run_b": b, "sites": changes}, ensure_ascii=False), None)
+        return
+    out = Console(highlight=False, width=160)
+    out.print(f"run {a} -> run {b}: {len(changes)} sites changed", markup=False)
+    for d in changes:
+        change = "" if d["score_change"] is None else f" ({d['score_change']:+d})"
+        out.print(f"{d['site']}: score {d['score_before']} -> {d['score_after']}{change}", markup=False)
+        for c in d["appeared"]:
+            out.print(f"  + [{c['category']}] {c['text']}", markup=False)
+        for c in d["disappeared"]:
+            out.print(f"  - [{c['category']}] {c['text']}", markup=False)

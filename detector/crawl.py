@@ -208,9 +208,12 @@ class Crawler:
     # -- the crawl ----------------------------------------------------------------------------------
     def crawl(
         self, start_url: str, warc_path: Path, previous: Path | None = None,
-        max_pages: int | None = None, max_depth: int | None = None,
+        max_pages: int | None = None, max_depth: int | None = None, seeds: list[str] | None = None,
     ) -> CrawlResult:
-        """Crawl the site of start_url into warc_path; raises UnsafeURLError if the start is refused."""
+        """Crawl the site of start_url into warc_path; raises UnsafeURLError if the start is refused.
+
+        seeds are further same-site URLs to visit at depth 0 (a URL list naming several pages of one site).
+        """
         start = canonicalize(start_url)
         resolve_safe(start, self.fetch_cfg, self.allow_private, self.resolver)  # refuse early and clearly
         max_pages = self.cfg.max_pages if max_pages is None else max_pages
@@ -227,7 +230,7 @@ class Crawler:
         if previous:
             info["previous-warc"] = Path(previous).name
         with WarcRecorder(Path(warc_path), info) as warc:
-            self._run(start, site, max_pages, max_depth, result, warc, validators)
+            self._run(start, site, max_pages, max_depth, result, warc, validators, seeds or [])
             result.finished = datetime.now(UTC).isoformat(timespec="seconds")
             result.seconds = round(self.clock() - t0, 3)
             warc.summary(start, {
@@ -238,7 +241,7 @@ class Crawler:
         return result
 
     def _run(self, start: str, site: str, max_pages: int, max_depth: int, result: CrawlResult,
-             warc: WarcRecorder, validators: dict[str, WarcPage]) -> None:
+             warc: WarcRecorder, validators: dict[str, WarcPage], seeds: list[str]) -> None:
         frontier: list[tuple[float, int, int, str, int, str]] = []
         seen: set[str] = set()
         patterns: dict[str, int] = {}
@@ -258,6 +261,8 @@ class Crawler:
             heapq.heappush(frontier, (depth + (0 if score > 0 else 2), -score, seq, canon, depth, via))
 
         push(start, 0)
+        for seed in seeds:
+            push(seed, 0)
         try:
             policy = self._policy(start, result, warc)
         except UnsafeURLError:

@@ -38,11 +38,22 @@ def _groups(claim: Claim) -> set[str]:
     return {g for label, _t, g in claim.entities if label == "CONDITION"}
 
 
+_WORD = re.compile(r"\w+")
+MIN_WORDS_WITHOUT_CUE = 4
+
+
 def assign_categories(claims: Sequence[Claim], proba: np.ndarray, thresholds: np.ndarray) -> None:
-    """Write scores and thresholded categories onto claims; reported claims keep red flags apart."""
+    """Write scores and thresholded categories onto claims; reported claims keep red flags apart.
+
+    A fragment of fewer than MIN_WORDS_WITHOUT_CUE words with no lexicon cue (a heading or menu item
+    such as "Cell therapy") names a topic but cannot state a claim; its n-gram scores are noise, so it
+    gets no category. With a cue ("Regrow. Mend. Renew.") it is judged like any sentence.
+    """
     for i, claim in enumerate(claims):
         claim.scores = {cat: round(float(proba[i, j]), 4) for j, cat in enumerate(CATEGORIES)}
         cats = [cat for j, cat in enumerate(CATEGORIES) if proba[i, j] >= thresholds[j]]
+        if not claim.cues and len(_WORD.findall(claim.text)) < MIN_WORDS_WITHOUT_CUE:
+            cats = []
         if claim.reported:
             claim.reported_categories = [c for c in cats if c in RED_FLAGS]
             cats = [c for c in cats if c not in RED_FLAGS]

@@ -53,7 +53,7 @@ class CrawlSettings:
     max_retry_after: float = 30.0
     max_path_segments: int = 12
     max_segment_repeats: int = 2
-    max_per_pattern: int = 5
+    max_per_pattern: int = 10
     max_links_per_page: int = 500
     max_sitemap_urls: int = 500
     max_sitemaps: int = 5

@@ -146,6 +146,7 @@ class WarcPage:
     headers: dict[str, str] = field(default_factory=dict)
     revisit_of: str = ""
     digest: str = ""
+    offset: int | None = None
 
 
 @dataclass
@@ -196,11 +197,13 @@ def _warcinfo_fields(body: bytes) -> dict[str, str]:
 
 
 def iter_records(
-    path: Path, max_payload: int = 10_000_000
+    path: Path, max_payload: int = 10_000_000, pages_only: bool = False
 ) -> Iterator[WarcPage | WarcEvent | tuple[str, dict]]:
     """Stream a WARC: pages (responses and revisits), events, and ("warcinfo"|"summary", fields) pairs.
 
     A corrupt record ends the file with an error event naming its offset; what came before is kept.
+    With pages_only (batch scans of any crawler's WARC), only 200 HTML/text responses are read; other
+    responses become "skipped" events (not_html, http_status, revisit) without their bodies being read.
     """
     try:
         fh = path.open("rb")
@@ -219,7 +222,7 @@ def iter_records(
                 uri = record.rec_headers.get_header("WARC-Target-URI") or ""
                 rid = record.rec_headers.get_header("WARC-Record-ID") or ""
                 try:
-                    item = _parse_record(record, max_payload)
+                    item = _parse_record(record, max_payload, pages_only)
                     error = None
                 except (InputError, ValueError, OSError, EOFError, gzip.BadGzipFile) as exc:
                     item, error = None, exc
@@ -240,6 +243,8 @@ def iter_records(
                     item.offset = offset
                     yield item
                 elif item is not None:
+                    if isinstance(item, WarcPage):
+                        item.offset = offset
                     yield item
         except (ArchiveLoadFailed, ValueError, OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
             yield WarcEvent("", "error", "warc_corrupt", f"{path}: unreadable after offset {end} ({exc})", "", end)
@@ -250,7 +255,9 @@ def iter_records(
                             "", end)
 
 
-def _parse_record(record, max_payload: int) -> WarcPage | WarcEvent | tuple[str, dict] | None:  # noqa: ANN001
+def _parse_record(  # noqa: ANN001
+    record, max_payload: int, pages_only: bool = False
+) -> WarcPage | WarcEvent | tuple[str, dict] | None:
     """One WARC record as our types; None for records a report does not need (requests, other metadata)."""
     uri = record.rec_headers.get_header("WARC-Target-URI") or ""
     rid = record.rec_headers.get_header("WARC-Record-ID") or ""
@@ -269,6 +276,13 @@ def _parse_record(record, max_payload: int) -> WarcPage | WarcEvent | tuple[str,
     if kind in ("response", "revisit") and record.http_headers is not None:
         status = int(record.http_headers.get_statuscode() or 0)
         ctype, charset = _content_type(record.http_headers.get_header("Content-Type"))
+        if pages_only:
+            if kind == "revisit":
+                return WarcEvent(uri, "skipped", "revisit", f"{uri}: revisit record (no payload)", rid)
+            if status != 200:
+                return WarcEvent(uri, "skipped", "http_status", f"{uri}: HTTP {status}", rid)
+            if ctype and not ctype.startswith(("text/html", "application/xhtml+xml", "text/plain")):
+                return WarcEvent(uri, "skipped", "not_html", f"{uri}: content type {ctype}", rid)
         body = b"" if kind == "revisit" else _read_capped(record.content_stream(), max_payload)
         return WarcPage(
             uri, status, record.rec_headers.get_header("WARC-Date") or "", rid, ctype, charset, body,

@@ -106,3 +106,11 @@ def test_disclaimers_never_cancel_a_near_certain_claim():
     assert v.risk_score == 50 and v.red_flag
     assert claims[0].categories == ["approval_misrepresentation"]
     assert any("near-certain" in r for r in v.reasons)
+
+
+def test_short_fragments_without_a_cue_are_never_flagged(detector):
+    v = detector.check_text("Cell therapy\n\nThe clinic\n\nOur doctors\n\nStem cell center")
+    assert not [c.text for c in v.claims if c.categories]
+    assert all(not c.cues for c in v.claims), "the rule under test is about cue-less fragments"
+    cued = detector.check_text("100% safe, no side effects")
+    assert any("risk_denial" in c.categories + c.reported_categories for c in cued.claims)

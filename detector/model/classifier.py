@@ -28,7 +28,7 @@ class ClaimClassifier(ClassifierMixin, BaseEstimator):
         self,
         C: float = 4.0,
         word_ngrams: tuple[int, int] = (1, 2),
-        char_ngrams: tuple[int, int] | None = (3, 5),
+        char_ngrams: tuple[int, int] | None = (3, 4),
         min_df: int = 2,
         cue_weight: float = 1.0,
         calibration_folds: int = 5,

@@ -1,0 +1,336 @@
+"""The results store: plain SQLite (WAL, one writer), scan runs with history, resumable, diffable.
+
+Tables (documented in docs/STORE.md): runs, pages, claims, flags, sites. A page row is keyed by its
+run and input item (file@offset, file path or URL) and carries the SHA-256 of its content and of the
+model, so an unchanged page under the same model is copied from an earlier run instead of re-analysed,
+and an interrupted run restarted with the same arguments skips every item it already wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from detector.categories import CATEGORIES, DISCLOSURE, RED_FLAGS
+from detector.errors import InputError
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id INTEGER PRIMARY KEY,
+    run_key TEXT NOT NULL,
+    started TEXT NOT NULL,
+    finished TEXT,
+    status TEXT NOT NULL CHECK (status IN ('running', 'finished', 'failed')),
+    model_sha256 TEXT NOT NULL,
+    inputs TEXT NOT NULL,
+    options TEXT NOT NULL,
+    summary TEXT
+);
+CREATE TABLE IF NOT EXISTS pages (
+    page_id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    item_key TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    url TEXT NOT NULL,
+    site TEXT NOT NULL,
+    source TEXT NOT NULL,
+    fetched_at TEXT,
+    status TEXT NOT NULL CHECK (status IN ('analysed', 'irrelevant', 'failed', 'skipped')),
+    content_sha256 TEXT,
+    model_sha256 TEXT NOT NULL,
+    risk_score INTEGER,
+    red_flag INTEGER,
+    title TEXT,
+    top_evidence TEXT,
+    error TEXT,
+    categories TEXT,
+    condition_groups TEXT,
+    products TEXT,
+    disclosure INTEGER,
+    reused_from INTEGER,
+    UNIQUE (run_id, item_key)
+);
+CREATE INDEX IF NOT EXISTS pages_by_content ON pages (url, content_sha256, model_sha256);
+CREATE INDEX IF NOT EXISTS pages_by_site ON pages (run_id, site);
+CREATE TABLE IF NOT EXISTS claims (
+    claim_id INTEGER PRIMARY KEY,
+    page_id INTEGER NOT NULL REFERENCES pages(page_id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    negated INTEGER NOT NULL,
+    hedged INTEGER NOT NULL,
+    reported INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS claims_by_page ON claims (page_id);
+CREATE TABLE IF NOT EXISTS flags (
+    claim_id INTEGER NOT NULL REFERENCES claims(claim_id) ON DELETE CASCADE,
+    category TEXT NOT NULL,
+    probability REAL NOT NULL,
+    made INTEGER NOT NULL,
+    PRIMARY KEY (claim_id, category)
+);
+CREATE TABLE IF NOT EXISTS sites (
+    run_id INTEGER NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+    site TEXT NOT NULL,
+    risk_score INTEGER NOT NULL,
+    pages INTEGER NOT NULL,
+    analysed INTEGER NOT NULL,
+    red_flag_pages INTEGER NOT NULL,
+    worst_page TEXT,
+    categories TEXT NOT NULL,
+    condition_groups TEXT NOT NULL,
+    products TEXT NOT NULL,
+    disclosure INTEGER NOT NULL,
+    PRIMARY KEY (run_id, site)
+);
+"""
+
+
+@dataclass
+class PageResult:
+    """One input item's outcome, as workers send it to the single writer."""
+
+    item_key: str
+    seq: int
+    url: str
+    site: str
+    source: str
+    status: str  # analysed, irrelevant, failed, skipped
+    model_sha256: str
+    fetched_at: str = ""
+    content_sha256: str = ""
+    risk_score: int | None = None
+    red_flag: bool | None = None
+    title: str = ""
+    top_evidence: str = ""
+    error: str = ""
+    categories: dict[str, int] = field(default_factory=dict)
+    condition_groups: list[str] = field(default_factory=list)
+    products: list[str] = field(default_factory=list)
+    disclosure: bool = False
+    claims: list[dict] = field(default_factory=list)
+    reused_from: int | None = None
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class ResultStore:
+    """One connection, one writer. Every write is a short transaction, so a kill loses at most one batch."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        try:
+            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise InputError(f"{path}: cannot open the results database ({exc})") from exc
+        self.db.row_factory = sqlite3.Row
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.executescript(SCHEMA)
+            row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"{path}: not a stemcheck results database ({exc})") from exc
+        if row is None:
+            self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif int(row["value"]) != SCHEMA_VERSION:
+            raise InputError(f"{path}: schema version {row['value']}, this stemcheck reads {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> ResultStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- runs ---------------------------------------------------------------------------------------
+    def open_run(self, run_key: str, model_sha256: str, inputs: list[str], options: dict) -> tuple[int, bool]:
+        """The unfinished run with this key (resumed) or a new one; returns (run_id, resumed)."""
+        row = self.db.execute(
+            "SELECT run_id FROM runs WHERE run_key=? AND status='running' ORDER BY run_id DESC LIMIT 1", (run_key,)
+        ).fetchone()
+        if row is not None:
+            return int(row["run_id"]), True
+        cur = self.db.execute(
+            "INSERT INTO runs (run_key, started, status, model_sha256, inputs, options) VALUES (?,?,?,?,?,?)",
+            (run_key, _now(), "running", model_sha256, json.dumps(inputs), json.dumps(options, sort_keys=True)),
+        )
+        return int(cur.lastrowid), False
+
+    def finish_run(self, run_id: int, summary: dict, status: str = "finished") -> None:
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self._write_sites(run_id)
+            self.db.execute("UPDATE runs SET finished=?, status=?, summary=? WHERE run_id=?",
+                            (_now(), status, json.dumps(summary, sort_keys=True), run_id))
+
+    def done_keys(self, run_id: int) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT item_key FROM pages WHERE run_id=?", (run_id,))}
+
+    def runs(self) -> list[dict]:
+        return [dict(r) for r in self.db.execute("SELECT * FROM runs ORDER BY run_id")]
+
+    def resolve_run(self, ref: str) -> int:
+        """A run id, 'latest', 'previous', or a date (YYYY-MM-DD: the last finished run started that day or before)."""
+        ref = ref.strip()
+        finished = [r for r in self.runs() if r["status"] == "finished"]
+        if ref.isdigit():
+            if not any(r["run_id"] == int(ref) for r in self.runs()):
+                raise InputError(f"run {ref}: no such run in {self.path}")
+            return int(ref)
+        if ref in ("latest", "previous"):
+            need = 1 if ref == "latest" else 2
+            if len(finished) < need:
+                raise InputError(f"{ref}: {self.path} has {len(finished)} finished runs")
+            return int(finished[-need]["run_id"])
+        try:
+            day = datetime.fromisoformat(ref).date().isoformat()
+        except ValueError as exc:
+            raise InputError(f"{ref!r}: expected a run id, 'latest', 'previous' or a date YYYY-MM-DD") from exc
+        before = [r for r in finished if r["started"][:10] <= day]
+        if not before:
+            raise InputError(f"{ref}: no finished run started on or before that date")
+        return int(before[-1]["run_id"])
+
+    # -- pages --------------------------------------------------------------------------------------
+    def reusable(self, url: str, content_sha256: str, model_sha256: str) -> int | None:
+        """An earlier analysed page with identical content under the same model, if any."""
+        row = self.db.execute(
+            "SELECT page_id FROM pages WHERE url=? AND content_sha256=? AND model_sha256=? AND status='analysed' "
+            "AND reused_from IS NULL ORDER BY page_id DESC LIMIT 1", (url, content_sha256, model_sha256)
+        ).fetchone()
+        return int(row["page_id"]) if row else None
+
+    def add(self, run_id: int, results: Iterable[PageResult]) -> int:
+        """Write a batch in one transaction; items already written for this run are ignored."""
+        n = 0
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            for r in results:
+                cur = self.db.execute(
+                    "INSERT OR IGNORE INTO pages (run_id, item_key, seq, url, site, source, fetched_at, status, "
+                    "content_sha256, model_sha256, risk_score, red_flag, title, top_evidence, error, categories, "
+                    "condition_groups, products, disclosure, reused_from) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (run_id, r.item_key, r.seq, r.url, r.site, r.source, r.fetched_at, r.status, r.content_sha256,
+                     r.model_sha256, r.risk_score, None if r.red_flag is None else int(r.red_flag), r.title,
+                     r.top_evidence, r.error, json.dumps(r.categories), json.dumps(r.condition_groups),
+                     json.dumps(r.products), int(r.disclosure), r.reused_from),
+                )
+                if not cur.rowcount:
+                    continue
+                n += 1
+                page_id = cur.lastrowid
+                if r.reused_from is not None:
+                    self._copy_claims(r.reused_from, page_id)
+                    continue
+                for pos, c in enumerate(r.claims):
+                    cc = self.db.execute(
+                        "INSERT INTO claims (page_id, position, text, negated, hedged, reported) VALUES (?,?,?,?,?,?)",
+                        (page_id, pos, c["text"], int(c.get("negated", False)), int(c.get("hedged", False)),
+                         int(c.get("reported", False))),
+                    )
+                    made = {cat: 1 for cat in c.get("categories", [])}
+                    made.update({cat: 0 for cat in c.get("reported_categories", [])})
+                    self.db.executemany(
+                        "INSERT INTO flags (claim_id, category, probability, made) VALUES (?,?,?,?)",
+                        [(cc.lastrowid, cat, float(c.get("scores", {}).get(cat, 0.0)), m) for cat, m in made.items()],
+                    )
+        return n
+
+    def _copy_claims(self, src_page: int, dst_page: int) -> None:
+        for claim in self.db.execute("SELECT * FROM claims WHERE page_id=? ORDER BY position", (src_page,)).fetchall():
+            cur = self.db.execute(
+                "INSERT INTO claims (page_id, position, text, negated, hedged, reported) VALUES (?,?,?,?,?,?)",
+                (dst_page, claim["position"], claim["text"], claim["negated"], claim["hedged"], claim["reported"]),
+            )
+            self.db.execute(
+                "INSERT INTO flags (claim_id, category, probability, made) "
+                "SELECT ?, category, probability, made FROM flags WHERE claim_id=?", (cur.lastrowid, claim["claim_id"]),
+            )
+
+    # -- sites --------------------------------------------------------------------------------------
+    def _write_sites(self, run_id: int) -> None:
+        self.db.execute("DELETE FROM sites WHERE run_id=?", (run_id,))
+        rows = self.db.execute(
+            "SELECT page_id, site, url, status, risk_score, red_flag, condition_groups, products, disclosure "
+            "FROM pages WHERE run_id=? ORDER BY site, seq", (run_id,)
+        ).fetchall()
+        claims = self.db.execute(
+            "SELECT p.site, c.text, f.category FROM claims c JOIN pages p USING (page_id) "
+            "JOIN flags f USING (claim_id) WHERE p.run_id=? AND f.made=1", (run_id,)
+        ).fetchall()
+        distinct: dict[str, set[tuple[str, str]]] = {}
+        for row in claims:
+            distinct.setdefault(row["site"], set()).add((row["text"], row["category"]))
+        by_site: dict[str, list[sqlite3.Row]] = {}
+        for row in rows:
+            by_site.setdefault(row["site"], []).append(row)
+        for site, pages in by_site.items():
+            analysed = [p for p in pages if p["status"] == "analysed"]
+            worst = max(analysed, key=lambda p: (p["risk_score"], -p["page_id"]), default=None)
+            counts = {c: 0 for c in CATEGORIES}
+            for _text, cat in distinct.get(site, ()):
+                counts[cat] += 1
+            groups = sorted({g for p in analysed for g in json.loads(p["condition_groups"] or "[]")})
+            products = sorted({g for p in analysed for g in json.loads(p["products"] or "[]")})
+            self.db.execute(
+                "INSERT INTO sites VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (run_id, site, worst["risk_score"] if worst else 0, len(pages), len(analysed),
+                 sum(1 for p in analysed if p["red_flag"]), worst["url"] if worst else None, json.dumps(counts),
+                 json.dumps(groups), json.dumps(products),
+                 int(any(p["disclosure"] for p in analysed) or counts[DISCLOSURE] > 0)),
+            )
+
+    def site_claims(self, run_id: int) -> dict[str, set[tuple[str, str]]]:
+        """Per site, the (claim text, category) pairs the site made itself in this run."""
+        out: dict[str, set[tuple[str, str]]] = {}
+        for row in self.db.execute(
+            "SELECT p.site, c.text, f.category FROM claims c JOIN pages p USING (page_id) "
+            "JOIN flags f USING (claim_id) WHERE p.run_id=? AND f.made=1", (run_id,)
+        ):
+            if row["category"] in RED_FLAGS:
+                out.setdefault(row["site"], set()).add((row["text"], row["category"]))
+        return out
+
+    def site_scores(self, run_id: int) -> dict[str, int]:
+        return {r["site"]: r["risk_score"] for r in self.db.execute(
+            "SELECT site, risk_score FROM sites WHERE run_id=?", (run_id,))}
+
+    def integrity(self) -> str:
+        return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def diff_runs(store: ResultStore, run_a: int, run_b: int) -> list[dict]:
+    """Per site: score change and the red-flag claims that appeared and disappeared from run A to run B."""
+    claims_a, claims_b = store.site_claims(run_a), store.site_claims(run_b)
+    scores_a, scores_b = store.site_scores(run_a), store.site_scores(run_b)
+    out = []
+    for site in sorted(set(scores_a) | set(scores_b)):
+        a, b = claims_a.get(site, set()), claims_b.get(site, set())
+        appeared, disappeared = sorted(b - a), sorted(a - b)
+        before, after = scores_a.get(site), scores_b.get(site)
+        if not appeared and not disappeared and before == after:
+            continue
+        out.append({
+            "site": site, "score_before": before, "score_after": after,
+            "score_change": None if before is None or after is None else after - before,
+            "appeared": [{"text": t, "category": c} for t, c in appeared],
+            "disappeared": [{"text": t, "category": c} for t, c in disappeared],
+        })
+    out.sort(key=lambda d: (-(abs(d["score_change"]) if d["score_change"] is not None else 101), d["site"]))
+    return out
