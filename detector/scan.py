@@ -30,6 +30,7 @@ import pandas as pd
 
 from detector.categories import CATEGORIES, DISCLOSURE, RED_FLAGS
 from detector.errors import InputError, StemcheckError
+from detector.extract import looks_binary
 from detector.relevance import is_relevant
 from detector.settings import Settings, load_settings
 from detector.store import PageResult, ResultStore
@@ -96,6 +97,10 @@ def analyse_item(item: WorkItem, model_dir: str, gate: bool = True) -> PageResul
     base = dict(item_key=item.item_key, seq=item.seq, url=item.url, site=item.site, source=item.source,
                 model_sha256=detector.bundle.sha256, fetched_at=item.fetched_at,
                 content_sha256=hashlib.sha256(item.body).hexdigest())
+    if not item.body.strip():
+        return PageResult(status="failed", error=f"{item.url}: empty body", **base)
+    if looks_binary(item.body):
+        return PageResult(status="failed", error=f"{item.url}: binary content, not HTML or text", **base)
     if gate and not is_relevant(item.body):
         return PageResult(status="irrelevant", **base)
     try:
@@ -165,7 +170,9 @@ def warc_items(path: Path, first_seq: int = 0, site_override: str | None = None)
             if isinstance(rec, tuple):
                 continue
             if isinstance(rec, WarcEvent):
-                status = "skipped" if rec.kind == "skipped" else "failed"
+                # a link to a page that does not exist (4xx) is not a failure of the scan; timeouts,
+                # oversized bodies and damaged records are
+                status = "skipped" if rec.kind == "skipped" or rec.reason.startswith("http_4") else "failed"
                 key = f"{path}@{rec.offset}" if rec.offset is not None else f"{path}@{rec.reason}"
                 yield PageResult(item_key=key, seq=seq, url=rec.url or str(path), site=_site(rec.url, site_override),
                                  source=str(path), status=status, error=f"{rec.reason}: {rec.message}",

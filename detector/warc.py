@@ -247,11 +247,12 @@ def iter_records(
                         item.offset = offset
                     yield item
         except (ArchiveLoadFailed, ValueError, OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
-            yield WarcEvent("", "error", "warc_corrupt", f"{path}: unreadable after offset {end} ({exc})", "", end)
+            yield WarcEvent("", "error", "warc_corrupt", f"{path}@{end}: unreadable from this offset on ({exc})",
+                            "", end)
             return
         if end < size:
             yield WarcEvent("", "error", "warc_truncated",
-                            f"{path}: the last {size - end:,} bytes (from offset {end}) are not a complete record",
+                            f"{path}@{end}: the last {size - end:,} bytes are not a complete record (file cut short?)",
                             "", end)
 
 
