@@ -419,3 +419,24 @@ def diff(
             out.print(f"  + [{c['category']}] {c['text']}", markup=False)
         for c in d["disappeared"]:
             out.print(f"  - [{c['category']}] {c['text']}", markup=False)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (default loopback only)."),
+    port: int = typer.Option(8000, "--port"),
+    db: Path | None = typer.Option(None, "--db", help="Results store for triage (default: a demo store built from "
+                                   "the bundled pages on first start)."),
+    allow_private: bool = typer.Option(False, "--allow-private", help="Let the app fetch loopback/private URLs "
+                                       "(tests, intranet). Never on by default."),
+    model_dir: Path | None = typer.Option(None, "--model-dir"),
+) -> None:
+    """Run the web app: Check (journalists), Triage (regulators) and the JSON API with OpenAPI docs."""
+    try:
+        from detector.web.server import run_server
+    except ImportError as exc:
+        _fail(f"the web app needs its dependencies ({exc.name}): pip install -e .")
+    try:
+        run_server(host=host, port=port, db=db, allow_private=allow_private, model_dir=model_dir)
+    except StemcheckError as exc:
+        _fail(str(exc))

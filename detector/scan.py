@@ -22,7 +22,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 
@@ -247,6 +247,9 @@ def read_url_list(path: Path) -> tuple[dict[str, list[str]], list[PageResult]]:
     return sites, bad
 
 
+_ROW_FIELDS = [f.name for f in fields(PageResult) if f.name != "claims"]
+
+
 # -- the driver -------------------------------------------------------------------------------------
 class Scanner:
     """Runs a scan: streams inputs, dispatches batches (inline or Dask), writes results, resumes."""
@@ -310,9 +313,7 @@ class Scanner:
                 for c in r.claims:
                     for cat in c.get("categories", []):
                         site_claims.setdefault(r.site, set()).add((c["text"], cat))
-                row = asdict(r)
-                row.pop("claims")
-                rows.append(row)
+                rows.append({f: getattr(r, f) for f in _ROW_FIELDS})  # shallow: asdict deep-copies
             if self.progress:
                 self.progress({**self.counts, "elapsed": time.monotonic() - started})
 

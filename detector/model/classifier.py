@@ -6,6 +6,7 @@ out-of-fold scores makes the probabilities mean something across categories.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,6 +20,49 @@ from sklearn.model_selection import StratifiedKFold
 from detector.categories import CATEGORIES
 from detector.model.features import claim_features
 from detector.records import Claim
+
+_WHITESPACE = re.compile(r"\s\s+")
+_WORD_IDS: dict[int, dict[str, list[int]]] = {}
+
+
+def char_transform(vec: TfidfVectorizer, texts: list[str]) -> sparse.csr_matrix:
+    """`vec.transform(texts)` for a fitted char_wb TfidfVectorizer, with n-gram ids cached per word.
+
+    char_wb n-grams never cross a word boundary, and web text repeats its words, so each distinct word is
+    analysed once. The result equals sklearn's (a test checks it); anything unexpected falls back to it.
+    """
+    tfidf = getattr(vec, "_tfidf", None)
+    if vec.analyzer != "char_wb" or tfidf is None or vec.preprocessor is not None or vec.strip_accents:
+        return vec.transform(texts)
+    cache = _WORD_IDS.setdefault(id(vec.vocabulary_), {})
+    if len(cache) > 200_000:
+        cache.clear()
+    vocab = vec.vocabulary_
+    lo, hi = vec.ngram_range
+    indices: list[int] = []
+    indptr = [0]
+    for text in texts:
+        doc = _WHITESPACE.sub(" ", text.lower() if vec.lowercase else text)
+        for word in doc.split():
+            ids = cache.get(word)
+            if ids is None:
+                w = f" {word} "
+                grams = []
+                for n in range(lo, hi + 1):
+                    if len(w) <= n:  # sklearn counts a word no longer than n once, then stops
+                        grams.append(w[:n])
+                        break
+                    grams.extend(w[i : i + n] for i in range(len(w) - n + 1))
+                ids = cache[word] = [vocab[g] for g in grams if g in vocab]
+            indices.extend(ids)
+        indptr.append(len(indices))
+    counts = sparse.csr_matrix(
+        (np.ones(len(indices), dtype=vec.dtype), np.asarray(indices, dtype=np.int32), np.asarray(indptr)),
+        shape=(len(texts), len(vocab)),
+    )
+    counts.sum_duplicates()
+    counts.sort_indices()
+    return tfidf.transform(counts, copy=False)
 
 
 class ClaimClassifier(ClassifierMixin, BaseEstimator):
@@ -62,7 +106,7 @@ class ClaimClassifier(ClassifierMixin, BaseEstimator):
             self.dict_vec_ = DictVectorizer(dtype=np.float32).fit(dicts)
         parts = [self.word_vec_.transform(texts)]
         if self.char_vec_ is not None:
-            parts.append(self.char_vec_.transform(texts))
+            parts.append(self.char_vec_.transform(texts) if fit else char_transform(self.char_vec_, texts))
         parts.append(self.dict_vec_.transform(dicts) * self.cue_weight)
         return sparse.hstack(parts, format="csr")
 
