@@ -155,9 +155,15 @@ def check(
 
 
 def _site_reports(detector, path: Path) -> list:  # noqa: ANN001
+    """Site reports from a WARC; a WARC in which no page could be analysed is an error, not 'no claims'."""
+    from detector.errors import InputError
     from detector.site import site_reports
 
-    return site_reports(detector, path)
+    reports = site_reports(detector, path)
+    if not any(r.analysed for r in reports):
+        why = next((e.message for r in reports for e in r.events), "no HTML page in it")
+        raise InputError(f"{path}: no page could be analysed ({why})")
+    return reports
 
 
 def _crawl_and_report(detector, settings, url: str, warc: Path | None, allow_private: bool) -> list:  # noqa: ANN001

@@ -87,3 +87,12 @@ def test_truncated_warc_keeps_what_came_before(tmp_path, detector):
     report = site_reports(detector, cut)[0]
     assert report.analysed, "pages before the damage are still analysed"
     assert any(e.reason.startswith("warc_") for e in report.events)
+
+
+def test_site_with_nothing_readable_is_an_error_not_a_clean_report(tmp_path):
+    routes = clinic_site({})
+    routes["/robots.txt"] = (503, {}, b"down")
+    warc = tmp_path / "down.warc.gz"
+    with serve(routes) as (base, _log):
+        r = RUNNER.invoke(app, ["check", base + "/", "--site", "--warc", str(warc), *FAST])
+    assert r.exit_code == 2 and "no page could be analysed" in r.stderr and "robots.txt" in r.stderr
