@@ -68,6 +68,7 @@ class Detector:
         verdict = score_page(page.source, claims, page.title, self.bundle.page_model, self.bundle.sha256)
         if not claims:
             verdict.reasons.append("no sentence of two or more words to assess")
+        verdict.reasons.extend(f"limit: {note}" for note in page.notes)
         return verdict
 
     def check_text(self, text: str, source: str = "<text>") -> PageVerdict:

@@ -35,6 +35,43 @@ _BREAKS = {"br", "hr", "img"}
 _WS = re.compile(r"\s+")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+_SURROGATES = re.compile("[\ud800-\udfff]")
+# The HTML5 tree builder scans the open-element stack at each block start tag, so block containers
+# nested thousands deep make parsing quadratic (100,000 nested <div>s take 20 s in lexbor). Before
+# parsing, the stack depth at each such tag is summed from the tags alone; past the budget the page is
+# refused. Ordinary pages cost a few thousand steps; 5,000 nested <div>s cost 12.5 million.
+# The budget is ExtractSettings.max_parse_steps. n tags can cost at most n*n/2 steps, so a page with fewer
+# than sqrt(2 * budget) tags cannot exceed it whatever its shape, and the pre-scan is skipped for it.
+_BLOCK_TAG = re.compile(
+    r"<(/?)(div|ul|ol|dl|section|article|aside|nav|header|footer|main|blockquote|center|fieldset|figure|"
+    r"figcaption|details|summary|dir|menu|address|hgroup|search|form|pre|listing|h[1-6]|p|li|dd|dt)(?=[\s/>])",
+    re.IGNORECASE,
+)
+_NO_PUSH = {"p", "li", "dd", "dt"}  # end implicitly: they check the stack but do not deepen it
+
+
+def _clean_chars(text: str) -> str:
+    """Drop NULs and replace lone surrogates (spaCy cannot encode them); a quick encode finds most pages clean."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATES.sub("\ufffd", text)
+    return text
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    """'utf-16-le'/'utf-16-be' for BOM-less UTF-16 of mostly ASCII markup (every other byte NUL), else None."""
+    n = len(head) // 2
+    if n < 4:
+        return None
+    even, odd = head[0 : 2 * n : 2], head[1 : 2 * n : 2]
+    if odd.count(0) > 0.9 * n and even.count(0) < 0.1 * n:
+        return "utf-16-le"
+    if even.count(0) > 0.9 * n and odd.count(0) < 0.1 * n:
+        return "utf-16-be"
+    return None
 
 
 def decode_html(data: bytes, declared: str | None = None, source: str = "input") -> tuple[str, str]:
@@ -42,6 +79,10 @@ def decode_html(data: bytes, declared: str | None = None, source: str = "input")
     for bom, enc in _BOMS:
         if data.startswith(bom):
             return data[len(bom):].decode(enc, errors="replace"), f"bom:{enc}"
+    utf16 = _utf16_without_bom(data[:4096])
+    if utf16 is not None:
+        # An 8-bit header or <meta> charset cannot be right for bytes that are half NULs.
+        return data.decode(utf16, errors="replace"), f"detected:{utf16}"
     candidates: list[tuple[str, str]] = []
     if declared:
         candidates.append((declared, "header"))
@@ -61,17 +102,34 @@ def decode_html(data: bytes, declared: str | None = None, source: str = "input")
         return data.decode("cp1252", errors="replace"), "fallback:cp1252"
 
 
+_NOT_CONTROL = bytes(b for b in range(256) if not (b < 9 or 13 < b < 32))
+
+
 def looks_binary(data: bytes) -> bool:
     """True for bytes that are not text: NULs or many control characters in the first 4 KB."""
     head = data[:4096]
     if not head:
         return False
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _utf16_without_bom(head):
         return False
-    if b"\x00" in head:
-        return True
-    ctrl = sum(1 for b in head if b < 9 or 13 < b < 32)
+    # A few stray NULs must not hide a whole page: NULs count like other control bytes.
+    ctrl = len(head.translate(None, _NOT_CONTROL))  # C speed: batch scans call this on every page
     return ctrl / len(head) > 0.05
+
+
+def _parse_steps(html: str) -> tuple[int, int]:
+    """(stack-scan steps, deepest block nesting) the tree builder would need, counted from tags alone."""
+    depth = deepest = steps = 0
+    for m in _BLOCK_TAG.finditer(html):
+        if m.group(1):
+            if m.group(2).lower() not in _NO_PUSH:
+                depth = max(0, depth - 1)
+            continue
+        steps += depth
+        if m.group(2).lower() not in _NO_PUSH:
+            depth += 1
+            deepest = max(deepest, depth)
+    return steps, deepest
 
 
 def _clean(text: str, limit: int) -> str:
@@ -83,7 +141,14 @@ def html_to_page(html: str, source: str, settings: ExtractSettings | None = None
     cfg = settings or ExtractSettings()
     if len(html) > cfg.max_html_bytes:
         raise InputError(f"{source}: HTML is {len(html):,} characters, over the {cfg.max_html_bytes:,} limit")
-    html = html.replace("\x00", "")
+    if html.count("<") > int((2 * cfg.max_parse_steps) ** 0.5):
+        steps, deepest = _parse_steps(html)
+        if steps > cfg.max_parse_steps:
+            raise InputError(
+                f"{source}: block elements nested {deepest:,} deep would cost {steps:,} parser steps, "
+                f"over the {cfg.max_parse_steps:,} limit"
+            )
+    html = _clean_chars(html)
     tree = LexborHTMLParser(html)
     title_node = tree.css_first("title")
     title = _clean(title_node.text(deep=True), 300) if title_node else ""
@@ -115,14 +180,21 @@ def html_to_page(html: str, source: str, settings: ExtractSettings | None = None
 
     current: tuple[int, str] = (-1, "text")
 
+    cut: list[str] = []
+
     def flush() -> None:
         nonlocal total
         if buf:
-            text = _clean("".join(buf), cfg.max_block_chars)
+            raw = _WS.sub(" ", "".join(buf)).strip()
             buf.clear()
+            text = raw[: cfg.max_block_chars]
+            if len(raw) > len(text) and not cut:
+                cut.append(f"a block of {len(raw):,} characters was cut to {cfg.max_block_chars:,}")
             if text and total < cfg.max_text_chars:
                 blocks.append(Block(text=text, role=current[1]))
                 total += len(text)
+            elif text and len(cut) < 2:
+                cut.append(f"text past {cfg.max_text_chars:,} characters was not assessed")
 
     root = tree.body or tree.root
     if root is None:
@@ -143,12 +215,15 @@ def html_to_page(html: str, source: str, settings: ExtractSettings | None = None
     flush()
     if title and (not blocks or blocks[0].text != title):
         blocks.insert(0, Block(text=title, role="title"))
-    return Page(source=source, blocks=blocks, title=title)
+    return Page(source=source, blocks=blocks, title=title, notes=cut)
 
 
 def text_to_page(text: str, source: str, settings: ExtractSettings | None = None) -> Page:
     """Plain text: blank lines and single newlines both separate blocks (web text copied by hand)."""
     cfg = settings or ExtractSettings()
-    text = text.replace("\x00", "")[: cfg.max_text_chars]
+    notes = [f"text past {cfg.max_text_chars:,} characters was not assessed"] if len(text) > cfg.max_text_chars else []
+    text = _clean_chars(text[: cfg.max_text_chars])
     blocks = [Block(text=_clean(line, cfg.max_block_chars)) for line in text.splitlines()]
-    return Page(source=source, blocks=[b for b in blocks if b.text], content_type="text/plain")
+    if any(len(line.strip()) > cfg.max_block_chars for line in text.splitlines()):
+        notes.append(f"a line longer than {cfg.max_block_chars:,} characters was cut")
+    return Page(source=source, blocks=[b for b in blocks if b.text], content_type="text/plain", notes=notes)

@@ -7,11 +7,13 @@ before and after content decoding, so a small gzip or brotli bomb is refused wit
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import logging
 import socket
 import ssl
+import threading
 import time
 import zlib
 from collections.abc import Callable
@@ -125,7 +127,32 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
 
     def connect(self) -> None:
         sock = socket.create_connection((self.host, self.port), self.timeout)
+        self._raw_sock = sock  # the deadline watchdog can cut a handshake that drips
         self.sock = self._context.wrap_socket(sock, server_hostname=self._sni_host)
+
+
+class _Deadline:
+    """Shuts the connection's socket down when the total timeout passes.
+
+    Socket timeouts bound each recv, not their sum: a server that drips its status line, headers or
+    chunk-size lines one byte at a time would otherwise hold a request far past total_timeout.
+    """
+
+    def __init__(self, conn: http.client.HTTPConnection, seconds: float):
+        self.conn, self.sock, self.fired = conn, None, False
+        self._timer = threading.Timer(max(0.0, seconds), self._cut)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _cut(self) -> None:
+        self.fired = True
+        for s in (getattr(self.conn, "_raw_sock", None), self.conn.sock, self.sock):
+            if s is not None:
+                with contextlib.suppress(OSError):
+                    socket.socket.shutdown(s, socket.SHUT_RDWR)  # the plain call: no TLS state is torn down
+
+    def cancel(self) -> None:
+        self._timer.cancel()
 
 
 class _Decoder:
@@ -223,9 +250,10 @@ def _exchange(
     }
     started = time.time()
     t0 = time.monotonic()
+    watchdog = _Deadline(conn, deadline - t0)
     try:
         conn.request("GET", path, headers=sent)
-        sock = conn.sock  # kept: http.client drops its reference when the server closes after the response
+        sock = watchdog.sock = conn.sock  # kept: http.client drops it when the server closes after the response
         resp = conn.getresponse()
         raw_headers = [(k, v) for k, v in resp.getheaders() if k.lower() != "transfer-encoding"]
         ctype, charset = _content_type(resp.getheader("Content-Type"))
@@ -254,6 +282,8 @@ def _exchange(
                 sock.settimeout(max(0.05, min(cfg.read_timeout, left)))
             chunk = resp.read1(65536) if hasattr(resp, "read1") else resp.read(65536)
             if not chunk:
+                if watchdog.fired:
+                    raise TimeoutError
                 break
             raw += chunk
             if len(raw) > cfg.max_bytes:
@@ -262,15 +292,18 @@ def _exchange(
         result.raw_body, result.body = bytes(raw), bytes(body)
         result.elapsed = time.monotonic() - t0
         return result
-    except TimeoutError as exc:
-        raise FetchError(f"{url}: timed out", "timeout") from exc
-    except ssl.SSLError as exc:
-        raise FetchError(f"{url}: TLS error ({exc.reason})", "tls") from exc
-    except http.client.IncompleteRead as exc:
-        raise FetchError(f"{url}: connection closed before the body was complete", "connection") from exc
-    except (OSError, http.client.HTTPException) as exc:
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        if watchdog.fired:
+            raise FetchError(f"{url}: total timeout of {cfg.total_timeout:.0f}s exceeded", "timeout") from exc
+        if isinstance(exc, TimeoutError):
+            raise FetchError(f"{url}: timed out", "timeout") from exc
+        if isinstance(exc, ssl.SSLError):
+            raise FetchError(f"{url}: TLS error ({exc.reason})", "tls") from exc
+        if isinstance(exc, http.client.IncompleteRead):
+            raise FetchError(f"{url}: connection closed before the body was complete", "connection") from exc
         raise FetchError(f"{url}: connection failed ({exc.__class__.__name__}: {exc})", "connection") from exc
     finally:
+        watchdog.cancel()
         conn.close()
 
 

@@ -21,6 +21,7 @@ class Page:
     blocks: list[Block]
     title: str = ""
     content_type: str = "text/html"
+    notes: list[str] = field(default_factory=list)  # what extraction had to leave out (limits), for the report
 
     @property
     def text(self) -> str:

@@ -21,12 +21,22 @@ def verdict_label(v: PageVerdict) -> str:
     return "review" if v.risk_score >= 30 else "low risk"
 
 
+def _dumps(data: dict) -> str:
+    """UTF-8 JSON; falls back to \\u escapes when a string holds a lone surrogate (an undecodable file name)."""
+    text = json.dumps(data, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(data)
+    return text
+
+
 def to_json_line(v: PageVerdict, all_claims: bool = False) -> str:
-    return json.dumps(v.to_dict(all_claims=all_claims), ensure_ascii=False)
+    return _dumps(v.to_dict(all_claims=all_claims))
 
 
 def error_json_line(target: str, message: str) -> str:
-    return json.dumps({"target": target, "error": message}, ensure_ascii=False)
+    return _dumps({"target": target, "error": message})
 
 
 def _cats(c: Claim) -> str:
@@ -125,7 +135,7 @@ def to_html(
 
 
 def site_json(report: SiteReport) -> str:
-    return json.dumps(report.to_dict(), ensure_ascii=False)
+    return _dumps(report.to_dict())
 
 
 def site_text(report: SiteReport, max_claims: int = 25) -> str:

@@ -68,6 +68,7 @@ class ExtractSettings:
     max_text_chars: int = 1_000_000
     max_block_chars: int = 20_000
     max_depth_walk: int = 60
+    max_parse_steps: int = 250_000_000  # tree-builder stack scans; 100,000 nested <div>s would take ~20 s
 
 
 @dataclass(frozen=True)

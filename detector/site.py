@@ -193,13 +193,20 @@ def site_reports(detector: Detector, warc_path: Path) -> list[SiteReport]:
                 WarcEvent(page.url, "skipped", "not_html", f"{page.url}: content type {ctype}", page.record_id))
             continue
         by_site.setdefault(site, []).append(check_warc_page(detector, page))
+    file_events: list[WarcEvent] = []  # damage to the file itself (no URL) concerns every site in it
     for event in crawl.events:
         try:
-            site = site_key(event.url) if event.url else crawl.info.get("site", "")
+            site = site_key(event.url) if event.url else ""
         except InputError:
-            site = crawl.info.get("site", "")
-        events_by_site.setdefault(site, []).append(event)
+            site = ""
+        if site:
+            events_by_site.setdefault(site, []).append(event)
+        else:
+            file_events.append(event)
     sites = sorted(set(by_site) | set(events_by_site) | ({crawl.info["site"]} if crawl.info.get("site") else set()))
-    reports = [_aggregate(s, crawl, by_site.get(s, []), events_by_site.get(s, []), detector) for s in sites if s]
+    if not sites and file_events:
+        sites = [crawl.info.get("site") or Path(warc_path).name]
+    reports = [_aggregate(s, crawl, by_site.get(s, []), events_by_site.get(s, []) + file_events, detector)
+               for s in sites if s]
     reports.sort(key=lambda r: (-r.risk_score, -r.red_flag_pages, r.site))
     return reports

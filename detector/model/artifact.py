@@ -79,8 +79,10 @@ def load_bundle(model_dir: Path) -> ModelBundle:
         meta = json.loads(meta_path.read_text())
         expected = {CLASSIFIER_FILE: meta["sha256"], PAGE_MODEL_FILE: meta["page_model_sha256"]}
         nlp_expected = meta["nlp_sha256"]
-    except (ValueError, KeyError) as exc:
-        raise ModelError(f"{meta_path}: unreadable model metadata ({exc})") from exc
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{meta_path}: unreadable model metadata ({exc.__class__.__name__}: {exc})") from exc
+    if not all(isinstance(d, str) and len(d) == 64 for d in expected.values()) or not isinstance(nlp_expected, dict):
+        raise ModelError(f"{meta_path}: model metadata does not hold SHA-256 digests where it should")
     for name, digest in expected.items():
         path = model_dir / name
         actual = sha256_file(path) if path.is_file() else "missing"

@@ -1,0 +1,231 @@
+"""Damaged and foreign WARCs: each yields the pages before the damage plus an error event that names
+the file and the offset, or a clear InputError; never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import io
+from pathlib import Path
+
+import pytest
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from detector.errors import InputError
+from detector.site import site_reports
+from detector.warc import WarcEvent, WarcPage, iter_records, read_crawl
+
+PAGES = {
+    "http://clinic.example/": b"<html><title>Home</title><p>Our stem cells cure arthritis, guaranteed.</p></html>",
+    "http://clinic.example/knees": b"<p>FDA-approved stem cell injections regrow knee cartilage.</p>",
+    "http://clinic.example/price": b"<p>Book stem cell therapy now: only three spots left this month.</p>",
+}
+
+
+def write_warc(path: Path, pages: dict[str, bytes] = PAGES, gz: bool = True,
+               http_headers: list[tuple[str, str]] | None = None, info: dict | None = None) -> list[int]:
+    """A small WARC (warcinfo + one response per page); returns each record's start offset."""
+    offsets = []
+    with path.open("wb") as fh:
+        writer = WARCWriter(fh, gzip=gz, warc_version="1.1")
+        offsets.append(fh.tell())
+        writer.write_record(writer.create_warcinfo_record(path.name, info or {"software": "hostile-test"}))
+        for url, body in pages.items():
+            offsets.append(fh.tell())
+            headers = http_headers or [("Content-Type", "text/html; charset=utf-8")]
+            http = StatusAndHeaders("200 OK", headers, protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(url, "response", payload=io.BytesIO(body),
+                                                          http_headers=http))
+    return offsets
+
+
+def split(items) -> tuple[list[WarcPage], list[WarcEvent]]:  # noqa: ANN001
+    items = list(items)
+    pages = [i for i in items if isinstance(i, WarcPage)]
+    events = [i for i in items if isinstance(i, WarcEvent)]
+    return pages, events
+
+
+def assert_damage_reported(path: Path, events: list[WarcEvent], offset: int | None = None) -> WarcEvent:
+    errors = [e for e in events if e.kind == "error"]
+    assert errors, "the damage is reported"
+    err = errors[-1]
+    assert str(path) in err.message and err.offset is not None
+    assert f"{err.offset}" in err.message
+    if offset is not None:
+        assert err.offset == offset, (err.offset, offset, err.message)
+    return err
+
+
+def test_intact_warc_reads_every_page(tmp_path, detector):
+    path = tmp_path / "ok.warc.gz"
+    write_warc(path)
+    crawl = read_crawl(path)
+    assert [p.url for p in crawl.pages] == list(PAGES) and not crawl.events
+    report = site_reports(detector, path)[0]
+    assert len(report.analysed) == 3
+
+
+def test_truncated_gzip_member(tmp_path, detector):
+    path = tmp_path / "cut.warc.gz"
+    offsets = write_warc(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: offsets[3] + (len(data) - offsets[3]) // 2])  # cut inside the last record
+    items = list(iter_records(path))
+    pages, events = split(items)
+    assert [p.url for p in pages] == list(PAGES)[:2]
+    assert_damage_reported(path, events, offsets[3])
+    crawl = read_crawl(path)
+    assert len(crawl.pages) == 2 and any(str(offsets[3]) in e.message for e in crawl.events)
+
+
+STEMCHECK_INFO = {"software": "stemcheck/0.1.0", "site": "clinic.example", "start-url": "http://clinic.example/"}
+FOREIGN = pytest.param(None)
+
+
+def _cut(path: Path, offsets: list[int]) -> int:
+    data = path.read_bytes()
+    path.write_bytes(data[: offsets[3] + (len(data) - offsets[3]) // 2])
+    return offsets[3]
+
+
+def _tail(path: Path, offsets: list[int]) -> int:
+    size = path.stat().st_size
+    with path.open("ab") as fh:
+        fh.write(b"\x00garbage\xff" * 10)
+    return size
+
+
+@pytest.mark.parametrize("damage", [_cut, _tail], ids=["truncated", "garbage-after"])
+@pytest.mark.parametrize("info", [STEMCHECK_INFO, FOREIGN], ids=["stemcheck-warc", "foreign-warc"])
+def test_site_report_names_the_damage(tmp_path, detector, info, damage):
+    path = tmp_path / "site.warc.gz"
+    offset = damage(path, write_warc(path, info=info))
+    reports = site_reports(detector, path)
+    assert sum(len(r.analysed) for r in reports) >= 2
+    messages = [e.message for r in reports for e in r.events]
+    assert any(str(path) in m and str(offset) in m for m in messages), messages
+
+
+@pytest.mark.parametrize("delta", [+40, -40, +100_000])
+def test_bad_content_length_in_record_header(tmp_path, delta):
+    path = tmp_path / "badlen.warc"
+    offsets = write_warc(path, gz=False)
+    data = bytearray(path.read_bytes())
+    start = offsets[2]
+    head_end = data.index(b"\r\n\r\n", start)
+    head = bytes(data[start:head_end])
+    line_start = head.index(b"Content-Length: ") + len(b"Content-Length: ")
+    line_end = head.find(b"\r\n", line_start) % (len(head) + 1)  # the last line has no CRLF inside head
+    value = int(head[line_start:line_end])
+    new_head = head[:line_start] + str(value + delta).encode() + head[line_end:]
+    data[start:head_end] = new_head
+    path.write_bytes(bytes(data))
+    pages, events = split(iter_records(path))
+    assert list(PAGES)[0] in [p.url for p in pages], "the page before the damage is kept"
+    assert_damage_reported(path, events)
+    crawl = read_crawl(path)  # never raises
+    assert crawl.pages
+
+
+@pytest.mark.parametrize("content", [
+    b"<html><body>not a WARC</body></html>",
+    b"%PDF-1.4\n" + b"\x00\x01" * 100,
+    b"WARC",
+    b"\x1f\x8b",
+    b"\x1f\x8b\x08\x00" + b"\xff" * 200,
+])
+def test_non_warc_file(tmp_path, detector, content):
+    path = tmp_path / "x.warc.gz"
+    path.write_bytes(content)
+    try:
+        items = list(iter_records(path))
+    except InputError as exc:
+        assert str(path) in str(exc)
+        return
+    pages, events = split(items)
+    assert not pages
+    assert_damage_reported(path, events)
+    with contextlib.suppress(InputError):  # "holds no responses": clear, and not a traceback
+        site_reports(detector, path)
+
+
+def test_empty_file(tmp_path, detector):
+    path = tmp_path / "empty.warc.gz"
+    path.write_bytes(b"")
+    with pytest.raises(InputError, match="not a WARC"):
+        list(iter_records(path))
+    with pytest.raises(InputError):
+        read_crawl(path)
+    with pytest.raises(InputError):
+        site_reports(detector, path)
+
+
+def test_missing_file(tmp_path, detector):
+    with pytest.raises(InputError, match="no such file"):
+        read_crawl(tmp_path / "nope.warc.gz")
+    with pytest.raises(InputError):
+        site_reports(detector, tmp_path / "nope.warc.gz")
+
+
+def _chunked(body: bytes, size: int = 17) -> bytes:
+    out = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + size]), body[i:i + size]) for i in range(0, len(body), size))
+    return out + b"0\r\n\r\n"
+
+
+def test_chunked_http_body_stored_raw(tmp_path, detector):
+    """Some crawlers store the body as it came off the wire, chunk sizes and all."""
+    path = tmp_path / "chunked.warc.gz"
+    pages = {url: _chunked(body) for url, body in PAGES.items()}
+    write_warc(path, pages, http_headers=[("Content-Type", "text/html; charset=utf-8"),
+                                          ("Transfer-Encoding", "chunked")])
+    crawl = read_crawl(path)
+    assert [p.body for p in crawl.pages] == list(PAGES.values()), "chunk framing removed"
+    report = site_reports(detector, path)[0]
+    assert len(report.analysed) == 3
+    texts = " ".join(c.text for p in report.analysed for c in p.verdict.claims)
+    assert "stem cell" in texts and "\r\n" not in texts and "\n1" not in texts
+
+
+def test_gzip_content_encoding_stored_raw(tmp_path, detector):
+    path = tmp_path / "gz-body.warc.gz"
+    pages = {url: gzip.compress(body) for url, body in PAGES.items()}
+    write_warc(path, pages, http_headers=[("Content-Type", "text/html"), ("Content-Encoding", "gzip")])
+    crawl = read_crawl(path)
+    assert [p.body for p in crawl.pages] == list(PAGES.values())
+
+
+def test_gzip_bomb_payload_in_warc_is_capped(tmp_path):
+    path = tmp_path / "bomb.warc.gz"
+    bomb = gzip.compress(b"<p>" + b"a" * 50_000_000, compresslevel=9)
+    write_warc(path, {"http://clinic.example/bomb": bomb},
+               http_headers=[("Content-Type", "text/html"), ("Content-Encoding", "gzip")])
+    pages, events = split(iter_records(path, max_payload=1_000_000))
+    assert not pages
+    assert events and "larger than 1,000,000" in events[0].message
+
+
+def test_garbage_after_last_gzip_member(tmp_path, detector):
+    path = tmp_path / "tail.warc.gz"
+    write_warc(path)
+    size = path.stat().st_size
+    with path.open("ab") as fh:
+        fh.write(b"\x00garbage after the last member\xff" * 10)
+    pages, events = split(iter_records(path))
+    assert [p.url for p in pages] == list(PAGES)
+    assert_damage_reported(path, events, size)
+    assert len(site_reports(detector, path)[0].analysed) == 3
+
+
+def test_flipped_byte_inside_a_gzip_member(tmp_path, detector):
+    path = tmp_path / "flip.warc.gz"
+    offsets = write_warc(path)
+    data = bytearray(path.read_bytes())
+    data[offsets[2] + 30] ^= 0xFF
+    path.write_bytes(bytes(data))
+    pages, events = split(iter_records(path))
+    assert list(PAGES)[0] in [p.url for p in pages]
+    assert_damage_reported(path, events)
+    site_reports(detector, path)  # never raises
