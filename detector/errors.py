@@ -32,6 +32,10 @@ class RobotsDisallowedError(FetchError):
         super().__init__(message, "robots")
 
 
+class JobLimitError(StemcheckError):
+    """Too many site crawls or fetches are already running in the web app; the client should retry (HTTP 429)."""
+
+
 class ModelError(StemcheckError):
     """The trained model is missing, does not match its recorded hash, or cannot be loaded."""
 
