@@ -77,3 +77,33 @@ def test_no_text_copied_from_the_realworld_dev_set(frame, pages):
             dev |= grams(text)
     leaked = [t for t in _all_texts(frame, pages) if grams(t) & dev]
     assert not leaked, leaked[:3]
+
+
+@pytest.mark.skipif(not REALWORLD.is_file(), reason="../shared/realworld-dev is not beside this clone")
+def test_no_sentence_row_is_a_near_paraphrase_of_realworld_dev_text(frame):
+    """Stricter than the 8-gram rule: no row of six or more distinct words shares 70% of them (and at least
+    five) with a real-world dev sentence, so the dev set stays an honest measure."""
+    words = re.compile(r"[a-z0-9']+")
+    stop = {"the", "a", "an", "and", "or", "of", "to", "in", "for", "with", "on", "is", "are", "be", "by", "our",
+            "your", "we", "you", "it", "that", "this", "at", "as", "from", "can"}
+    dev: list[set[str]] = []
+    for line in REALWORLD.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        texts = re.split(r"(?<=[.!?])\s+|\n+", row["text"]) + [s["text"] for s in row.get("sentences", [])]
+        dev.extend(w for w in (set(words.findall(t.lower())) for t in texts) if len(w) >= 5)
+    index: dict[str, list[int]] = {}
+    for i, w in enumerate(dev):
+        for x in w:
+            index.setdefault(x, []).append(i)
+    near = []
+    for text in frame["text"]:
+        w = set(words.findall(text.lower()))
+        if len(w) < 6:
+            continue
+        shared_counts = Counter(i for x in w - stop for i in index.get(x, ()))
+        for i, c in shared_counts.items():
+            shared = len(w & dev[i])
+            if c >= 4 and shared >= 5 and shared / min(len(w), len(dev[i])) >= 0.7:
+                near.append(text)
+                break
+    assert not near, near[:3]
