@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from detector.extract import html_to_page
-from detector.model.classifier import char_transform
+from detector.model.classifier import char_transform, word_transform
 from tests.conftest import CORPUS
 
 
@@ -20,3 +20,11 @@ def test_char_transform_equals_sklearn(detector):
     assert (expected != got).nnz == 0
     again = char_transform(vec, texts)  # served from the word cache
     assert (again != expected).nnz == 0
+
+
+def test_word_transform_equals_sklearn(detector):
+    vec = detector.bundle.classifier.word_vec_
+    texts = [c.text.lower() for c in detector.extractor.extract(
+        html_to_page((CORPUS / "pages" / "pc-01.html").read_text(encoding="utf-8"), "pc-01"))]
+    texts += ["", "fda-approved 100% safe", "we guarantee results"]
+    assert (vec.transform(texts) != word_transform(vec, texts)).nnz == 0
