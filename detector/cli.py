@@ -192,7 +192,7 @@ def crawl(
 ) -> None:
     """Crawl one site politely (robots.txt, delays, limits) into a WARC file of evidence."""
     from detector.crawl import Crawler
-    from detector.warc import file_sha256
+    from detector.digest import sha256_file
 
     if not output.name.lower().endswith((".warc", ".warc.gz")):
         _fail(f"{output}: the output must end in .warc.gz (or .warc)")
@@ -210,7 +210,7 @@ def crawl(
         out.print(f"  {key}: {n}", markup=False)
     for robots_url, state in result.robots.items():
         out.print(f"  robots {robots_url}: {state}", markup=False)
-    out.print(f"wrote {output} sha256 {file_sha256(output)}", markup=False)
+    out.print(f"wrote {output} sha256 {sha256_file(output)}", markup=False)
 
 
 @app.command()

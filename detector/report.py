@@ -45,18 +45,25 @@ def _cats(c: Claim) -> str:
     return "; ".join(x for x in (own, rep) if x)
 
 
+def _summary_lines(categories: dict[str, int], groups: list[str], products: list[str], label: str) -> list[str]:
+    """The category counts, condition groups and products lines shared by page and site reports."""
+    lines = []
+    counted = {k: n for k, n in categories.items() if n}
+    if counted:
+        lines.append(f"  {label}: " + ", ".join(f"{k}={n}" for k, n in counted.items()))
+    if groups:
+        lines.append("  condition groups: " + ", ".join(groups))
+    if products:
+        lines.append("  products: " + ", ".join(products[:10]))
+    return lines
+
+
 def to_text(v: PageVerdict, max_claims: int = 25) -> str:
     """A plain readable report; the CLI prints it through rich without markup interpretation."""
     lines = [f"{v.target}", f"  verdict: {verdict_label(v)}   risk score: {v.risk_score}/100"]
     if v.title:
         lines.append(f"  title: {v.title}")
-    counted = {k: n for k, n in v.categories.items() if n}
-    if counted:
-        lines.append("  categories: " + ", ".join(f"{k}={n}" for k, n in counted.items()))
-    if v.condition_groups:
-        lines.append("  condition groups: " + ", ".join(v.condition_groups))
-    if v.products:
-        lines.append("  products: " + ", ".join(v.products[:10]))
+    lines += _summary_lines(v.categories, v.condition_groups, v.products, "categories")
     for r in v.reasons:
         lines.append(f"  - {r}")
     flagged = sorted(v.flagged, key=lambda c: -max([c.scores.get(k, 0) for k in c.categories] or [0]))
@@ -151,13 +158,8 @@ def site_text(report: SiteReport, max_claims: int = 25) -> str:
     ]
     for url, state in report.robots.items():
         lines.append(f"  robots: {url}: {state}")
-    counted = {k: n for k, n in report.categories.items() if n}
-    if counted:
-        lines.append("  categories (distinct claims): " + ", ".join(f"{k}={n}" for k, n in counted.items()))
-    if report.condition_groups:
-        lines.append("  condition groups: " + ", ".join(report.condition_groups))
-    if report.products:
-        lines.append("  products: " + ", ".join(report.products[:10]))
+    lines += _summary_lines(report.categories, report.condition_groups, report.products,
+                            "categories (distinct claims)")
     worst = report.worst_pages()
     if worst:
         lines.append("  worst pages:")

@@ -9,7 +9,6 @@ with the reason, and a closing `metadata` record summarising the crawl.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import logging
@@ -26,6 +25,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from detector import __version__
+from detector.digest import sha256_file
 from detector.errors import InputError
 from detector.fetch import Response
 
@@ -39,14 +39,6 @@ REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 def warc_date(ts: float | None = None) -> str:
     when = datetime.fromtimestamp(ts, UTC) if ts is not None else datetime.now(UTC)
     return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class WarcRecorder:
@@ -299,7 +291,7 @@ def read_crawl(path: Path, max_payload: int = 10_000_000) -> WarcCrawl:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
-    crawl = WarcCrawl(path=path, sha256=file_sha256(path))
+    crawl = WarcCrawl(path=path, sha256=sha256_file(path))
     by_id: dict[str, WarcPage] = {}
     for item in iter_records(path, max_payload):
         if isinstance(item, tuple):

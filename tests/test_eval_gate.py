@@ -8,9 +8,9 @@ import json
 
 import pytest
 
+from detector.digest import sha256_file
 from detector.model.evaluate import (
     corpus_eval_pages,
-    file_sha256,
     page_metrics,
     realworld_pages,
     sentence_metrics,
@@ -38,7 +38,7 @@ def test_corpus_page_scores(detector):
 
 @pytest.mark.skipif(not REALWORLD.is_file(), reason="../shared/realworld-dev not found: real-world gate skipped")
 def test_realworld_scores(detector):
-    assert file_sha256(REALWORLD) == GATE["realworld_sha256"], "real-world dev set changed: re-record the gate"
+    assert sha256_file(REALWORLD) == GATE["realworld_sha256"], "real-world dev set changed: re-record the gate"
     m = page_metrics(detector, realworld_pages(REALWORLD))["model"]
     mins = GATE["minimums"]
     assert m["roc_auc"] >= mins["realworld_roc_auc"]

@@ -7,8 +7,8 @@ import json
 from typer.testing import CliRunner
 
 from detector.cli import app
+from detector.digest import sha256_file
 from detector.site import site_reports
-from detector.warc import file_sha256
 from tests.sites import HTML, clinic_site, nav, serve
 
 RUNNER = CliRunner()
@@ -26,7 +26,7 @@ def test_site_report_live_equals_offline(tmp_path):
     assert offline.exit_code == 0, offline.output
     a, b = json.loads(live.stdout.strip().splitlines()[-1]), json.loads(offline.stdout.strip())
     assert a == b
-    assert a["warc"]["sha256"] == file_sha256(warc)
+    assert a["warc"]["sha256"] == sha256_file(warc)
     assert a["red_flag"] and a["risk_score"] >= 50 and a["pages_analysed"] == 6
     assert a["crawl"]["requests"] >= 7 and a["crawl"]["started"]
     # every flagged claim names its page and the WARC record it came from
@@ -59,7 +59,7 @@ def test_crawl_command_writes_warc_and_refuses_private(tmp_path):
         assert log.hits == [] and not warc.exists()
         ok = RUNNER.invoke(app, ["crawl", base + "/", "--output", str(warc), "--max-pages", "3", *FAST])
     assert ok.exit_code == 0, ok.output
-    assert "3 pages fetched" in ok.stdout and file_sha256(warc) in ok.stdout
+    assert "3 pages fetched" in ok.stdout and sha256_file(warc) in ok.stdout
     assert "skipped:page_limit" in ok.stdout
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from pathlib import Path
 import joblib
 from spacy.language import Language
 
+from detector.digest import sha256_file
 from detector.errors import ModelError
 from detector.model.classifier import ClaimClassifier
 from detector.model.page_model import PageModel
@@ -22,14 +22,6 @@ CLASSIFIER_FILE = "classifier.joblib"
 PAGE_MODEL_FILE = "page_model.joblib"
 NLP_DIR = "nlp"
 METADATA_FILE = "metadata.json"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _tree_hashes(root: Path) -> dict[str, str]:

@@ -6,7 +6,6 @@ their shared words cover at least 60% of the shorter sentence's distinct words (
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from sklearn.metrics import average_precision_score, precision_recall_fscore_sup
 from detector.categories import CATEGORIES, RED_FLAGS
 from detector.check import Detector
 from detector.corpus import load_pages, load_sentences, read_jsonl
+from detector.digest import sha256_file
 from detector.errors import CorpusError
 from detector.extract import html_to_page, text_to_page
 from detector.model.baseline import keyword_labels
@@ -139,10 +139,6 @@ def page_metrics(detector: Detector, pages: list[LabelledPage], keep_errors: int
     return result
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def evaluate(
     detector: Detector, corpus_dir: Path, realworld: Path | None = None, progress: Callable[[str], None] | None = None
 ) -> dict:
@@ -155,6 +151,6 @@ def evaluate(
     if realworld is not None and realworld.is_file():
         say(f"real-world dev set {realworld}")
         metrics["realworld_dev"] = page_metrics(detector, realworld_pages(realworld))
-        metrics["realworld_dev"]["sha256"] = file_sha256(realworld)
+        metrics["realworld_dev"]["sha256"] = sha256_file(realworld)
     metrics["model_sha256"] = detector.bundle.sha256
     return metrics
