@@ -195,30 +195,31 @@ def _site(url: str, override: str | None = None) -> str:
         return ""
 
 
+def html_file_item(path: Path, seq: int, site: str, source: str, max_bytes: int) -> WorkItem | PageResult:
+    """One saved HTML file as a work item, or a failed row saying why it cannot be read."""
+    def failed(error: str) -> PageResult:
+        return PageResult(item_key=str(path), seq=seq, url=str(path), site=site, source=source, status="failed",
+                          error=error, model_sha256="")
+
+    try:
+        if path.stat().st_size > max_bytes:
+            return failed(f"{path}: larger than the {max_bytes:,}-byte limit")
+        body = path.read_bytes()
+    except OSError as exc:
+        return failed(f"{path}: cannot read ({exc.strerror})")
+    return WorkItem(str(path), seq, path.as_posix(), site, source, body)
+
+
 def html_dir_items(root: Path, first_seq: int, max_bytes: int) -> Iterator[WorkItem | PageResult]:
-    seq = first_seq
+    """Every .html/.htm file below root, in path order; the site is the first folder level (or the file)."""
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in HTML_SUFFIXES)
     if not files:
-        yield PageResult(item_key=str(root), seq=seq + 1, url=str(root), site="", source=str(root),
+        yield PageResult(item_key=str(root), seq=first_seq + 1, url=str(root), site="", source=str(root),
                          status="failed", error=f"{root}: no .html or .htm files in this directory", model_sha256="")
         return
-    for path in files:
-        seq += 1
+    for n, path in enumerate(files, first_seq + 1):
         rel = path.relative_to(root)
-        site = rel.parts[0] if len(rel.parts) > 1 else path.stem
-        try:
-            if path.stat().st_size > max_bytes:
-                raise InputError(f"{path}: larger than the {max_bytes:,}-byte limit")
-            body = path.read_bytes()
-        except OSError as exc:
-            yield PageResult(item_key=str(path), seq=seq, url=str(path), site=site, source=str(root),
-                             status="failed", error=f"{path}: cannot read ({exc.strerror})", model_sha256="")
-            continue
-        except InputError as exc:
-            yield PageResult(item_key=str(path), seq=seq, url=str(path), site=site, source=str(root),
-                             status="failed", error=str(exc), model_sha256="")
-            continue
-        yield WorkItem(str(path), seq, path.as_posix(), site, str(root), body)
+        yield html_file_item(path, n, rel.parts[0] if len(rel.parts) > 1 else path.stem, str(root), max_bytes)
 
 
 def read_url_list(path: Path) -> tuple[dict[str, list[str]], list[PageResult]]:
@@ -318,7 +319,7 @@ class Scanner:
                 self.progress({**self.counts, "elapsed": time.monotonic() - started})
 
         try:
-            with self._executor() as submit:
+            with _Executor(self.workers, self.scheduler) as submit:
                 self._dispatch(names, submit, sink, store, model_sha, done)
         except KeyboardInterrupt:
             log.warning("interrupted: %d items written; run the same command again to resume", len(done))
@@ -343,9 +344,6 @@ class Scanner:
         return ScanResult(pages, sites, summary, run_id, failures)
 
     # -- execution backends -------------------------------------------------------------------------
-    def _executor(self):  # noqa: ANN202
-        return _Executor(self.workers, self.scheduler)
-
     def _dispatch(self, names: list[str], submit: _Executor, sink: Callable[[list[PageResult]], None],
                   store: ResultStore | None, model_sha: str, done: set[str]) -> None:
         seq = 0
@@ -388,7 +386,8 @@ class Scanner:
                     seq += 100_000
                 continue
             elif name.lower().endswith(HTML_SUFFIXES):
-                items = html_dir_items_single(path, seq, self.settings.extract.max_html_bytes)
+                max_bytes = self.settings.extract.max_html_bytes
+                items = iter([html_file_item(path, seq + 1, path.stem, str(path), max_bytes)])
             else:
                 sink([PageResult(item_key=name, seq=seq, url=name, site="", source=name, status="failed",
                                  error=f"{name}: not a WARC (.warc, .warc.gz), a directory of HTML files, an .html "
@@ -424,22 +423,6 @@ class Scanner:
                     continue  # crawled and written before an interruption: resume does not crawl it again
                 submit.site(site, urls, str(warc_dir.resolve()), self.opts, self.model_dir, first, sink)
         submit.wait(sink)
-
-
-def html_dir_items_single(path: Path, seq: int, max_bytes: int) -> Iterator[WorkItem | PageResult]:
-    try:
-        if path.stat().st_size > max_bytes:
-            raise InputError(f"{path}: larger than the {max_bytes:,}-byte limit")
-        body = path.read_bytes()
-    except OSError as exc:
-        yield PageResult(item_key=str(path), seq=seq + 1, url=str(path), site=path.stem, source=str(path),
-                         status="failed", error=f"{path}: cannot read ({exc.strerror})", model_sha256="")
-        return
-    except InputError as exc:
-        yield PageResult(item_key=str(path), seq=seq + 1, url=str(path), site=path.stem, source=str(path),
-                         status="failed", error=str(exc), model_sha256="")
-        return
-    yield WorkItem(str(path), seq + 1, path.as_posix(), path.stem, str(path), body)
 
 
 def reused_result(store: ResultStore, page_id: int, item: WorkItem) -> PageResult:
