@@ -23,7 +23,7 @@ from urllib.parse import urljoin, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser
 
-from detector.errors import FetchError, InputError, UnsafeURLError
+from detector.errors import FetchError, InputError
 from detector.extract import decode_html
 from detector.fetch import HTML_TYPES, Resolver, Response, fetch, resolve_safe
 from detector.robots import RobotsCache, RobotsPolicy
@@ -263,10 +263,7 @@ class Crawler:
         push(start, 0)
         for seed in seeds:
             push(seed, 0)
-        try:
-            policy = self._policy(start, result, warc)
-        except UnsafeURLError:
-            raise
+        policy = self._policy(start, result, warc)
         for sm in self._sitemaps(start, policy, result, warc, site):
             push(sm, 1, via="sitemap")
 

@@ -71,7 +71,7 @@ def load_policy(url: str, fetch_settings, robots_max_bytes: int, allow_private: 
     try:
         resp = fetch(target, fetch_settings, allow_private=allow_private, accept=None)
     except UnsafeURLError:
-        raise
+        raise  # a refused address is the caller's error to report, not an unavailable robots.txt
     except FetchError as exc:
         log.info("robots.txt %s unavailable: %s", target, exc)
         return RobotsPolicy(target, "unavailable", f"{exc.reason}: {exc}")
