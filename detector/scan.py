@@ -25,14 +25,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from detector.categories import CATEGORIES, DISCLOSURE, RED_FLAGS
 from detector.errors import InputError, StemcheckError
 from detector.extract import looks_binary
+from detector.records import PageVerdict
 from detector.relevance import is_relevant
 from detector.settings import Settings, load_settings
+from detector.site import SiteReport
 from detector.store import PageResult, ResultStore
 from detector.url import canonicalize, site_key
 from detector.warc import WarcEvent, WarcPage, iter_records
@@ -111,6 +114,11 @@ def analyse_item(item: WorkItem, model_dir: str, gate: bool = True) -> PageResul
         log.debug("unexpected failure on %s", item.item_key, exc_info=True)
         return PageResult(status="failed", error=f"{item.url}: internal error ({exc.__class__.__name__}: {exc})",
                           **base)
+    return verdict_result(v, **base)
+
+
+def verdict_result(v: PageVerdict, **base: Any) -> PageResult:
+    """A page verdict as a store row: the strongest red-flag sentence and every flagged claim with its scores."""
     red = [c for c in v.claims if set(c.categories) & set(RED_FLAGS)]
     best = max(red, key=lambda c: max(c.scores.get(k, 0.0) for k in c.categories), default=None)
     claims = []
@@ -616,3 +624,24 @@ def scan(inputs: list[str | Path], *, workers: int | None = None, scheduler: str
     frame.attrs["summary"] = result.summary
     frame.attrs["run_id"] = result.run_id
     return frame
+
+
+def record_site_report(db: Path, report: SiteReport, source: str) -> int:
+    """Write a site report (a crawl checked in the web app or by `check --site`) into the store as a finished
+    run of its own, so triage and history see it beside batch scans. Returns the run id."""
+    pages = []
+    for n, page in enumerate(report.pages, 1):
+        base = dict(item_key=f"{report.warc_path}@{page.record_id}", seq=n, url=page.url, site=report.site,
+                    source=source, model_sha256=report.model_sha256, fetched_at=page.date)
+        if page.verdict is None:
+            pages.append(PageResult(status="failed", error=f"{page.url}: {page.error}", **base))
+        else:
+            pages.append(verdict_result(page.verdict, **base))
+    with ResultStore(db) as store:
+        run_key = hashlib.sha256(f"site:{report.warc_sha256}:{report.model_sha256}".encode()).hexdigest()
+        run_id, _ = store.open_run(run_key, report.model_sha256, [source],
+                                   {"kind": "site crawl", "warc": report.warc_path, "warc_sha256": report.warc_sha256})
+        store.add(run_id, pages)
+        store.finish_run(run_id, {"analysed": len(report.analysed), "failed": len(pages) - len(report.analysed),
+                                  "red_flag": report.red_flag_pages, "kind": "site crawl"})
+    return run_id

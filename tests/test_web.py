@@ -10,6 +10,7 @@ import csv
 import hashlib
 import io
 import json
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -39,7 +40,7 @@ def store_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _client(store_db: Path, detector, tmp: Path, allow_private: bool, **limits: int) -> Iterator[TestClient]:  # noqa: ANN001
     app = create_app(store_db, None, allow_private, fast_settings(), limits=WebLimits(**limits), detector=detector,
-                     work_dir=tmp)
+                     work_dir=tmp, record_crawls=False)  # the shared store stays as seeded
     with TestClient(app) as client:
         yield client
 
@@ -129,6 +130,21 @@ def test_site_job_crawls_reports_and_keeps_the_warc(client: TestClient) -> None:
     page = client.get(data["links"]["page"])
     assert "Pages crawled" in page.text and data["warc_sha256"] in page.text and "refresh" not in page.text
     assert "/robots.txt" in log.paths()
+
+
+def test_site_job_is_recorded_in_the_store(store_db: Path, detector, tmp_path: Path) -> None:  # noqa: ANN001
+    db = tmp_path / "own.sqlite"
+    shutil.copy(store_db, db)
+    app = create_app(db, None, True, fast_settings(), limits=WebLimits(requests_per_minute=10_000),
+                     detector=detector, work_dir=tmp_path)
+    with TestClient(app) as own, serve(clinic_site({"/knees": "pc-01.html"})) as (base, _log):
+        data = _wait(own, own.post("/api/jobs", json={"url": base + "/"}).json()["id"])
+        assert data["status"] == "done", data
+        site = base.split("//")[1]
+        history = own.get(f"/api/sites/{site}")
+        assert history.status_code == 200, "the crawl joins the store, so Triage and history see it"
+        assert data["result"]["store_run"] in [run["run_id"] for run in history.json()["history"]]
+        assert site in [s["site"] for s in own.get("/api/sites").json()["sites"]]
 
 
 def test_form_whole_site_redirects_to_a_job_page_that_refreshes(client: TestClient) -> None:

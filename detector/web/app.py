@@ -14,6 +14,7 @@ import io
 import json
 import logging
 import re
+import sqlite3
 import threading
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from detector.extract import decode_html, html_to_page, looks_binary, text_to_pa
 from detector.fetch import fetch_page, resolve_safe
 from detector.records import Claim, Page, PageVerdict
 from detector.report import NOTE, to_html, verdict_label
+from detector.scan import record_site_report
 from detector.settings import Settings, load_settings
 from detector.site import SiteReport, site_reports
 from detector.store import ResultStore, diff_runs
@@ -397,8 +399,10 @@ def site_diff(store: ResultStore, site: str, run_a: int, run_b: int) -> dict[str
 # -- the app ------------------------------------------------------------------------------------------
 def create_app(db: Path, model_dir: Path | None = None, allow_private: bool = False,
                settings: Settings | None = None, *, limits: WebLimits | None = None,
-               detector: Detector | None = None, work_dir: Path | None = None) -> FastAPI:
-    """Build the app; `detector` lets tests share one loaded model, `work_dir` is where job WARCs go."""
+               detector: Detector | None = None, work_dir: Path | None = None,
+               record_crawls: bool = True) -> FastAPI:
+    """Build the app; `detector` lets tests share one loaded model, `work_dir` is where job WARCs go,
+    `record_crawls` writes each whole-site check into the store as a run of its own."""
     settings = settings or load_settings()
     limits = limits or WebLimits()
     detector = detector or Detector.load(model_dir, settings)
@@ -416,6 +420,12 @@ def create_app(db: Path, model_dir: Path | None = None, allow_private: bool = Fa
         job.warc_sha256 = report.warc_sha256
         job.data = {"note": NOTE, **report.to_dict()}
         job.data["warc"]["path"] = warc.name
+        if not record_crawls:
+            return
+        try:  # the crawl joins the store's history, so Triage shows it beside batch scans
+            job.data["store_run"] = record_site_report(Path(db), report, job.target)
+        except (StemcheckError, sqlite3.Error) as exc:
+            log.warning("site job %s: not recorded in %s (%s)", job.id, db, exc)
 
     state = WebState(
         detector=detector, settings=settings, db=Path(db), allow_private=allow_private, limits=limits,

@@ -61,7 +61,7 @@ def web_app(tmp_path_factory: pytest.TempPathFactory, detector) -> Iterator[str]
 
     db = build_store(tmp_path_factory.mktemp("browser-store"))
     app = create_app(db, None, True, fast_settings(), limits=WebLimits(requests_per_minute=10_000),
-                     detector=detector, work_dir=tmp_path_factory.mktemp("browser-jobs"))
+                     detector=detector, work_dir=tmp_path_factory.mktemp("browser-jobs"), record_crawls=False)
     with served(app) as base:
         yield base
 
