@@ -98,6 +98,8 @@ def check(
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report here instead of stdout."),
     site: bool = typer.Option(False, "--site", help="Crawl each URL's whole site and report on the site."),
     warc: Path | None = typer.Option(None, "--warc", help="With --site: where to save the WARC evidence."),
+    db: Path | None = typer.Option(None, "--db", help="Record each site report in this results store (history, "
+                                   "diff, triage)."),
     max_pages: int | None = typer.Option(None, "--max-pages", help="With --site: page limit (default 30)."),
     max_depth: int | None = typer.Option(None, "--max-depth", help="With --site: link depth limit (default 3)."),
     delay: float | None = typer.Option(None, "--delay", help="With --site: seconds between requests (default 1)."),
@@ -123,6 +125,12 @@ def check(
                     else:
                         found = _crawl_and_report(detector, settings, target, warc, allow_private)
                     sites.extend(found)
+                    if db is not None:
+                        from detector.scan import record_site_report
+
+                        for r in found:
+                            run = record_site_report(db, r, target)
+                            err.print(f"recorded {r.site} as run {run} in {db}", markup=False)
                     if fmt is Format.json:
                         chunks.extend(report.site_json(r) for r in found)
                     elif fmt is Format.text:

@@ -96,3 +96,16 @@ def test_site_with_nothing_readable_is_an_error_not_a_clean_report(tmp_path):
     with serve(routes) as (base, _log):
         r = RUNNER.invoke(app, ["check", base + "/", "--site", "--warc", str(warc), *FAST])
     assert r.exit_code == 2 and "no page could be analysed" in r.stderr and "robots.txt" in r.stderr
+
+
+def test_site_report_recorded_in_a_store(tmp_path):
+    warc, db = tmp_path / "c.warc.gz", tmp_path / "s.sqlite"
+    with serve(clinic_site(SITE)) as (base, _log):
+        RUNNER.invoke(app, ["crawl", base + "/", "--output", str(warc), *FAST])
+    r = RUNNER.invoke(app, ["check", str(warc), "--db", str(db)])
+    assert r.exit_code == 0 and "as run 1" in r.stderr
+    from detector.store import ResultStore
+
+    with ResultStore(db) as store:
+        assert store.runs()[0]["status"] == "finished"
+        assert store.site_scores(1)[base.split("//")[1]] >= 50
