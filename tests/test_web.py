@@ -249,6 +249,26 @@ def test_query_and_path_payloads_are_escaped(client: TestClient, path: str) -> N
     _no_markup(resp.text)
 
 
+def test_payloads_in_response_headers_are_escaped(client: TestClient) -> None:
+    """A hostile server puts markup in its HTTP headers (content type, redirect target, robots detail):
+    the site report shows them only as text."""
+    routes = clinic_site({"/knees": "pc-01.html"}, extra={
+        "/brochure": (200, {"Content-Type": f"application/x-{XSS_TITLE}"}, b"%PDF"),
+        "/moved": (302, {"Location": f"http://elsewhere.example/{XSS_IMG}"}, b""),
+    })
+    routes["/"] = (200, HTML, b'<a href="/knees">knee treatment</a><a href="/brochure">treatment brochure</a>'
+                               b'<a href="/moved">treatment moved</a>')
+    with serve(routes) as (base, _log):
+        data = _wait(client, client.post("/api/jobs", json={"url": base + "/"}).json()["id"])
+    assert data["status"] == "done", data
+    page = client.get(data["links"]["page"]).text
+    assert "not_html" in page or "off_site" in page
+    _no_markup(page)
+    _no_markup(client.get(data["links"]["page"].rstrip("/") + "/report.html").text)
+    for name, value in client.get(data["links"]["page"]).headers.items():
+        assert "<script" not in value, name
+
+
 def test_hostile_site_in_the_store_renders_as_text(client: TestClient) -> None:
     resp = client.get(f"/sites/{HOSTILE_SITE}")
     assert resp.status_code == 200
