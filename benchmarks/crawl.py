@@ -22,10 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from detector.check import Detector  # noqa: E402
-from detector.crawl import Crawler  # noqa: E402
+from detector.check import Detector, site_reports  # noqa: E402
 from detector.settings import load_settings  # noqa: E402
-from detector.site import site_reports  # noqa: E402
+from detector.source.crawl import Crawler  # noqa: E402
 from tests.sites import HTML, serve  # noqa: E402
 
 

@@ -34,8 +34,8 @@ from selectolax.lexbor import LexborHTMLParser  # noqa: E402
 from warcio.statusandheaders import StatusAndHeaders  # noqa: E402
 from warcio.warcwriter import WARCWriter  # noqa: E402
 
-from detector.scan import Scanner, ScanOptions  # noqa: E402
-from detector.warc import iter_records  # noqa: E402
+from detector.batch.runner import Scanner, ScanOptions  # noqa: E402
+from detector.source.warc import iter_records  # noqa: E402
 
 _WORD_TEXT = (
     "season team match city council budget recipe butter oven flour garden tomato weather storm train "
@@ -97,7 +97,7 @@ def scan_rate(path: Path, workers: int | None = None) -> tuple[float, float, int
     return steady, pages / total, pages
 
 
-_CHILD = ("import resource,sys;from pathlib import Path;from detector.scan import Scanner;"
+_CHILD = ("import resource,sys;from pathlib import Path;from detector.batch.runner import Scanner;"
           "Scanner().run([Path(sys.argv[1])]);print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
 
 

@@ -2,10 +2,10 @@
 
 __version__ = "0.1.0"
 
+from detector.batch.runner import scan
 from detector.check import Detector, check_file, check_html, check_text
 from detector.errors import StemcheckError
 from detector.records import Claim, PageVerdict
-from detector.scan import scan
 
 __all__ = [
     "Claim", "Detector", "PageVerdict", "StemcheckError", "__version__",

@@ -11,9 +11,12 @@ from detector.errors import InputError
 from detector.extract import decode_html, html_to_page, looks_binary, text_to_page
 from detector.model.artifact import ModelBundle, load_bundle
 from detector.nlp.pipeline import ClaimExtractor
-from detector.records import Claim, Page, PageVerdict
-from detector.scoring import assign_categories, score_page
+from detector.records import Claim, Page, PageVerdict, SitePage, SiteReport, WarcEvent
+from detector.scoring.page import assign_categories, score_page
+from detector.scoring.site import score_site
 from detector.settings import Settings, load_settings
+from detector.source.url import site_key
+from detector.source.warc import WarcCrawl, WarcPage, read_crawl
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +116,7 @@ class Detector:
         return self.check_bytes(data, source, "text/html" if suffix in _HTML_SUFFIXES else "text/plain")
 
     def check_url(self, url: str, allow_private: bool = False) -> PageVerdict:
-        from detector.fetch import fetch_page  # the core needs no network code unless a URL is given
+        from detector.source.fetch import fetch_page  # the core needs no network code unless a URL is given
 
         resp = fetch_page(url, self.settings.fetch, allow_private=allow_private)
         return self.check_bytes(resp.body, url, resp.content_type, resp.charset)
@@ -155,3 +158,89 @@ def check_html(html: str, source: str = "<html>") -> PageVerdict:
 def check_file(path: str | Path) -> PageVerdict:
     """Check a saved .html/.htm/.txt file with the bundled model."""
     return default_detector().check_file(Path(path))
+
+
+def check_warc_page(detector: Detector, page: WarcPage) -> SitePage:
+    """Verdict for one WARC response; an unreadable page becomes an error entry, never 'no claims'."""
+    out = SitePage(page.url, page.status, page.record_id, page.date)
+    if not page.body.strip():
+        out.error = "empty body"
+        return out
+    if looks_binary(page.body):
+        out.error = "binary content, not HTML or text"
+        return out
+    text, how = decode_html(page.body, page.charset, page.url)
+    out.encoding = how
+    try:
+        if page.content_type.startswith("text/plain"):
+            out.verdict = detector.check_text(text, page.url)
+        else:
+            out.verdict = detector.check_html(text, page.url)
+    except InputError as exc:
+        out.error = str(exc).removeprefix(f"{page.url}: ")
+    return out
+
+
+def _site_report(site: str, crawl: WarcCrawl, pages: list[SitePage], events: list[WarcEvent],
+                 model_sha256: str) -> SiteReport:
+    score = score_site([p.verdict for p in pages if p.verdict is not None])
+    summary = crawl.summary
+    return SiteReport(
+        site=site,
+        start_url=summary.get("start_url") or crawl.info.get("start-url") or (pages[0].url if pages else ""),
+        warc_path=str(crawl.path),
+        warc_sha256=crawl.sha256,
+        crawl_started=summary.get("started") or crawl.info.get("started", ""),
+        crawl_finished=summary.get("finished", ""),
+        requests=summary.get("requests"),
+        risk_score=score.risk_score,
+        red_flag=score.red_flag,
+        pages=pages,
+        events=events,
+        categories=score.categories,
+        condition_groups=score.condition_groups,
+        products=score.products,
+        robots=summary.get("robots", {}),
+        model_sha256=model_sha256,
+    )
+
+
+def site_reports(detector: Detector, warc_path: Path) -> list[SiteReport]:
+    """One report per site found in a WARC (a stemcheck crawl holds one site; other WARCs may hold many)."""
+    crawl = read_crawl(Path(warc_path), detector.settings.extract.max_html_bytes)
+    if not crawl.pages and not crawl.events and not crawl.info:
+        raise InputError(f"{warc_path}: the WARC holds no responses")
+    by_site: dict[str, list[SitePage]] = {}
+    events_by_site: dict[str, list[WarcEvent]] = {}
+    for page in crawl.pages:
+        try:
+            site = site_key(page.url)
+        except InputError:
+            crawl.events.append(WarcEvent(page.url, "error", "bad_url", f"{page.url}: unusable URL", page.record_id))
+            continue
+        if page.status != 200:
+            continue  # redirects and errors are in the events (our crawls) or are not pages (foreign WARCs)
+        ctype = page.content_type
+        if ctype and not ctype.startswith(("text/html", "application/xhtml+xml", "text/plain")):
+            events_by_site.setdefault(site, []).append(
+                WarcEvent(page.url, "skipped", "not_html", f"{page.url}: content type {ctype}", page.record_id))
+            continue
+        by_site.setdefault(site, []).append(check_warc_page(detector, page))
+    file_events: list[WarcEvent] = []  # damage to the file itself (no URL) concerns every site in it
+    for event in crawl.events:
+        try:
+            site = site_key(event.url) if event.url else ""
+        except InputError:
+            site = ""
+        if site:
+            events_by_site.setdefault(site, []).append(event)
+        else:
+            file_events.append(event)
+    sites = sorted(set(by_site) | set(events_by_site) | ({crawl.info["site"]} if crawl.info.get("site") else set()))
+    if not sites and file_events:
+        sites = [crawl.info.get("site") or Path(warc_path).name]
+    reports = [_site_report(s, crawl, by_site.get(s, []), events_by_site.get(s, []) + file_events,
+                            detector.bundle.sha256)
+               for s in sites if s]
+    reports.sort(key=lambda r: (-r.risk_score, -r.red_flag_pages, r.site))
+    return reports

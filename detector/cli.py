@@ -76,7 +76,7 @@ def _crawl_settings(max_pages: int | None, max_depth: int | None, delay: float |
 def _default_warc(url: str) -> Path:
     from datetime import UTC, datetime
 
-    from detector.url import site_key
+    from detector.source.url import site_key
 
     try:
         site = site_key(url)
@@ -108,7 +108,7 @@ def check(
     model_dir: Path | None = typer.Option(None, "--model-dir", help="Trained model directory (default models/)."),
 ) -> None:
     """Check pages, text, sites or WARC files for red-flag claims; exit 2 if any target could not be checked."""
-    from detector import report
+    from detector.output import report
 
     detector = _detector(model_dir)
     settings = _crawl_settings(max_pages, max_depth, delay) if site else load_settings()
@@ -126,7 +126,7 @@ def check(
                         found = _crawl_and_report(detector, settings, target, warc, allow_private)
                     sites.extend(found)
                     if db is not None:
-                        from detector.scan import record_site_report
+                        from detector.batch.runner import record_site_report
 
                         for r in found:
                             run = record_site_report(db, r, target)
@@ -164,8 +164,8 @@ def check(
 
 def _site_reports(detector, path: Path) -> list:  # noqa: ANN001
     """Site reports from a WARC; a WARC in which no page could be analysed is an error, not 'no claims'."""
+    from detector.check import site_reports
     from detector.errors import InputError
-    from detector.site import site_reports
 
     reports = site_reports(detector, path)
     if not any(r.analysed for r in reports):
@@ -176,7 +176,7 @@ def _site_reports(detector, path: Path) -> list:  # noqa: ANN001
 
 def _crawl_and_report(detector, settings, url: str, warc: Path | None, allow_private: bool) -> list:  # noqa: ANN001
     """Crawl to a WARC, then derive the report from that WARC (so it can be reproduced offline)."""
-    from detector.crawl import Crawler
+    from detector.source.crawl import Crawler
 
     path = warc or _default_warc(url)
     result = Crawler(settings, allow_private=allow_private).crawl(url, path)
@@ -199,8 +199,8 @@ def crawl(
                                        "(tests, intranet). Never on by default."),
 ) -> None:
     """Crawl one site politely (robots.txt, delays, limits) into a WARC file of evidence."""
-    from detector.crawl import Crawler
     from detector.digest import sha256_file
+    from detector.source.crawl import Crawler
 
     if not output.name.lower().endswith((".warc", ".warc.gz")):
         _fail(f"{output}: the output must end in .warc.gz (or .warc)")
@@ -248,7 +248,7 @@ def demo(
     table = Table(title=f"stemcheck demo: {len(verdicts)} pages ranked by risk")
     for col in ("rank", "page", "risk", "verdict", "red-flag categories", "top evidence"):
         table.add_column(col, overflow="fold")
-    from detector.report import NOTE, verdict_label
+    from detector.output.report import NOTE, verdict_label
 
     for rank, v in enumerate(verdicts, 1):
         cats = ", ".join(k for k in RED_FLAGS if v.categories.get(k))
@@ -257,7 +257,7 @@ def demo(
         table.add_row(str(rank), Path(v.target).name, str(v.risk_score), verdict_label(v), cats,
                       (best.text[:110] if best else ""))
     out.print(table)
-    from detector.report import to_text
+    from detector.output.report import to_text
 
     for v in verdicts[:top]:
         out.print(to_text(v, max_claims=6), markup=False)
@@ -272,7 +272,7 @@ def train(
     model_dir: Path = typer.Option(None, "--model-dir", help="Where to write the model (default models/)."),
 ) -> None:
     """Rebuild the trained model from the corpus, deterministically."""
-    from detector.model.train import train as run_train
+    from detector.lab.train import train as run_train
 
     settings = load_settings()
     try:
@@ -293,7 +293,7 @@ def evaluate(
     model_dir: Path | None = typer.Option(None, "--model-dir"),
 ) -> None:
     """Per-category P/R/F1, page ROC-AUC/AP and sentence P/R, model beside a keyword baseline."""
-    from detector.model.evaluate import evaluate as run_eval
+    from detector.lab.evaluate import evaluate as run_eval
 
     settings = load_settings()
     detector = _detector(model_dir)
@@ -346,7 +346,7 @@ def scan(
     model_dir: Path | None = typer.Option(None, "--model-dir"),
 ) -> None:
     """Scan many pages; print the riskiest sites; exit 2 if any input, record or page failed."""
-    from detector.scan import Scanner, ScanOptions, public, write_table
+    from detector.batch.runner import Scanner, ScanOptions, public, write_table
 
     if workers is not None and scheduler is not None:
         _fail("give --workers or --scheduler, not both")
@@ -411,7 +411,7 @@ def diff(
     fmt: Format = typer.Option(Format.text, "--format", "-f", help="text or json."),
 ) -> None:
     """Per site: the claims that appeared and disappeared between two scans, and the change in score."""
-    from detector.store import ResultStore, diff_runs
+    from detector.output.store import ResultStore, diff_runs
 
     if not db.is_file():
         _fail(f"{db}: no such results database")

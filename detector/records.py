@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from detector.categories import RED_FLAGS
+
 
 @dataclass(frozen=True)
 class Block:
@@ -92,5 +94,107 @@ class PageVerdict:
             "products": self.products,
             "reasons": self.reasons,
             "claims": [c.to_dict() for c in claims],
+            "model": {"sha256": self.model_sha256},
+        }
+
+
+@dataclass
+class WarcEvent:
+    """A failure or skip: recorded by our crawler in a metadata record, or met while reading the file."""
+
+    url: str
+    kind: str  # "error" or "skipped"
+    reason: str
+    message: str
+    record_id: str = ""
+    offset: int | None = None
+
+
+@dataclass
+class SitePage:
+    """One page of the site: where it came from in the WARC and its verdict (or why there is none)."""
+
+    url: str
+    status: int
+    record_id: str
+    date: str
+    encoding: str = ""
+    verdict: PageVerdict | None = None
+    error: str = ""
+
+
+@dataclass
+class SiteReport:
+    """The site verdict with its evidence: worst pages, flagged claims with their URL and WARC record."""
+
+    site: str
+    start_url: str
+    warc_path: str
+    warc_sha256: str
+    crawl_started: str
+    crawl_finished: str
+    requests: int | None
+    risk_score: int
+    red_flag: bool
+    pages: list[SitePage]
+    events: list[WarcEvent] = field(default_factory=list)
+    categories: dict[str, int] = field(default_factory=dict)
+    condition_groups: list[str] = field(default_factory=list)
+    products: list[str] = field(default_factory=list)
+    robots: dict[str, str] = field(default_factory=dict)
+    model_sha256: str = ""
+
+    @property
+    def analysed(self) -> list[SitePage]:
+        return [p for p in self.pages if p.verdict is not None]
+
+    @property
+    def red_flag_pages(self) -> int:
+        return sum(1 for p in self.analysed if p.verdict and p.verdict.red_flag)
+
+    def worst_pages(self, n: int = 5) -> list[SitePage]:
+        return sorted(self.analysed, key=lambda p: (-p.verdict.risk_score, p.url))[:n]  # type: ignore[union-attr]
+
+    def flagged_claims(self) -> list[tuple[SitePage, Claim]]:
+        out = []
+        for page in sorted(self.analysed, key=lambda p: (-p.verdict.risk_score, p.url)):  # type: ignore[union-attr]
+            for claim in page.verdict.claims:  # type: ignore[union-attr]
+                if set(claim.categories) & set(RED_FLAGS):
+                    out.append((page, claim))
+        return out
+
+    def to_dict(self) -> dict:
+        return {
+            "site": self.site,
+            "start_url": self.start_url,
+            "risk_score": self.risk_score,
+            "red_flag": self.red_flag,
+            "warc": {"path": self.warc_path, "sha256": self.warc_sha256},
+            "crawl": {"started": self.crawl_started, "finished": self.crawl_finished, "requests": self.requests,
+                      "robots": self.robots},
+            "pages_analysed": len(self.analysed),
+            "red_flag_pages": self.red_flag_pages,
+            "categories": self.categories,
+            "condition_groups": self.condition_groups,
+            "products": self.products,
+            "worst_pages": [
+                {"url": p.url, "risk_score": p.verdict.risk_score, "red_flag": p.verdict.red_flag,  # type: ignore[union-attr]
+                 "title": p.verdict.title, "warc_record_id": p.record_id}  # type: ignore[union-attr]
+                for p in self.worst_pages()
+            ],
+            "claims": [
+                {"url": page.url, "warc_record_id": page.record_id, **claim.to_dict()}
+                for page, claim in self.flagged_claims()
+            ],
+            "pages": [
+                {"url": p.url, "status": p.status, "date": p.date, "warc_record_id": p.record_id,
+                 "encoding": p.encoding, "risk_score": p.verdict.risk_score if p.verdict else None,
+                 "red_flag": p.verdict.red_flag if p.verdict else None, "error": p.error or None}
+                for p in self.pages
+            ],
+            "failures": [
+                {"url": e.url, "kind": e.kind, "reason": e.reason, "message": e.message, "warc_record_id": e.record_id}
+                for e in self.events
+            ],
             "model": {"sha256": self.model_sha256},
         }

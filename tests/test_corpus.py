@@ -7,8 +7,8 @@ from collections import Counter
 import pytest
 
 from detector.categories import CATEGORIES
-from detector.corpus import REGISTERS, assign_split, load_pages, load_sentences
 from detector.extract import html_to_page
+from detector.lab.corpus import REGISTERS, assign_split, load_pages, load_sentences
 
 from .conftest import CORPUS, REALWORLD
 

@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from detector.crawl import Crawler, extract_links, parse_retry_after, sitemap_urls
 from detector.errors import UnsafeURLError
 from detector.settings import CrawlSettings, FetchSettings, Settings
-from detector.warc import iter_records, read_crawl
+from detector.source.crawl import Crawler, extract_links, parse_retry_after, sitemap_urls
+from detector.source.warc import iter_records, read_crawl
 from tests.sites import HTML, calendar, clinic_site, drip, gzip_bomb, nav, once_busy, page, serve, with_etag
 
 FAST = Settings(
@@ -127,7 +127,7 @@ def test_redirect_chain_loop_and_cap(tmp_path):
 def test_redirect_to_private_address_is_refused(tmp_path, monkeypatch):
     """With the guard on (loopback counted as public for the test server only), redirects to the metadata
     address, a private range or an IPv4-mapped loopback are refused and never requested."""
-    import detector.fetch as fetch
+    import detector.source.fetch as fetch
 
     monkeypatch.setattr(fetch, "is_public", lambda ip: ip == ipaddress.ip_address("127.0.0.1"))
     extra = {"/meta": (302, {"Location": "http://169.254.169.254/latest/meta-data/"}, b""),
@@ -228,8 +228,7 @@ def test_sitemap_discovery(tmp_path):
 
 
 def test_encoding_decisions_are_recorded(tmp_path):
-    from detector.check import Detector
-    from detector.site import site_reports
+    from detector.check import Detector, site_reports
 
     body = "<html><body><p>Our café clinic offers stem cell injections.</p></body></html>"
     routes = clinic_site({}, extra={
@@ -249,8 +248,7 @@ def test_encoding_decisions_are_recorded(tmp_path):
 
 
 def test_conditional_recrawl_writes_revisits(tmp_path):
-    from detector.check import Detector
-    from detector.site import site_reports
+    from detector.check import Detector, site_reports
 
     routes = clinic_site({}, extra={"/treatments": with_etag(page("pc-01.html"))})
     routes["/"] = (200, HTML, nav({"/treatments": "treatments"}))

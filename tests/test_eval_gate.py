@@ -1,7 +1,7 @@
 """Evaluation gate (after trafilatura's): fails when scores drop below the recorded minimums.
 
 The recorded hashes make a silent change of the evaluation data fail loudly too: after a deliberate
-corpus or model change, re-run `python -m detector.model.gate --record` and commit the new record.
+corpus or model change, re-run `python -m detector.lab.gate --record` and commit the new record.
 """
 
 import json
@@ -9,13 +9,13 @@ import json
 import pytest
 
 from detector.digest import sha256_file
-from detector.model.evaluate import (
+from detector.lab.evaluate import (
     corpus_eval_pages,
     page_metrics,
     realworld_pages,
     sentence_metrics,
 )
-from detector.model.gate import GATE_FILE, split_sha256
+from detector.lab.gate import GATE_FILE, split_sha256
 
 from .conftest import CORPUS, REALWORLD
 

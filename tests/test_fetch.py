@@ -1,8 +1,8 @@
 import pytest
 
 from detector.errors import FetchError, UnsafeURLError
-from detector.fetch import fetch_page, resolve_safe
 from detector.settings import FetchSettings
+from detector.source.fetch import fetch_page, resolve_safe
 
 from .conftest import local_server
 
@@ -82,7 +82,7 @@ def test_redirect_hop_is_rechecked(monkeypatch):
     """The first hop passes the guard (loopback treated as public here); the redirect to metadata does not."""
     import ipaddress
 
-    import detector.fetch as fetch
+    import detector.source.fetch as fetch
 
     monkeypatch.setattr(fetch, "is_public", lambda ip: ip == ipaddress.ip_address("127.0.0.1"))
     routes = {"/r": (302, {"Location": "http://169.254.169.254/latest/"}, b"")}

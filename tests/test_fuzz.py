@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from detector.errors import StemcheckError
 from detector.extract import decode_html, html_to_page
-from detector.report import to_json_line
+from detector.output.report import to_json_line
 
 TAGS = st.sampled_from(["<p>", "</p>", "<li>", "<br>", "<div>", "</div>", "<script>", "</script>", "<h2>", "&amp;",
                         "<table><tr><td>", "<!--", "-->", "\x00", "•", "\n"])

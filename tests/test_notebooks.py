@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 from detector.categories import CATEGORIES, RED_FLAGS
-from detector.corpus import PageRecord
-from detector.model import analysis
-from detector.model.evaluate import corpus_eval_pages, page_metrics, sentence_metrics
+from detector.lab import analysis
+from detector.lab.corpus import PageRecord
+from detector.lab.evaluate import corpus_eval_pages, page_metrics, sentence_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpora"
@@ -301,7 +301,7 @@ def test_top_sites_and_risk_bands() -> None:
 
 
 def test_corpus_overview_tables() -> None:
-    from detector.corpus import load_pages, load_sentences
+    from detector.lab.corpus import load_pages, load_sentences
 
     sentences = load_sentences(CORPUS)
     counts = analysis.category_counts(sentences)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from detector.relevance import _GATE, _PATTERN, is_relevant
+from detector.source.relevance import _GATE, _PATTERN, is_relevant
 from tests.conftest import CORPUS
 
 

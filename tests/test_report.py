@@ -1,7 +1,7 @@
 import json
 
+from detector.output.report import to_html, to_json_line, to_text
 from detector.records import Claim, PageVerdict
-from detector.report import to_html, to_json_line, to_text
 
 PAYLOAD = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 

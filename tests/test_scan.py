@@ -20,9 +20,9 @@ from typer.testing import CliRunner
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from detector.batch.runner import Scanner, ScanOptions, scan
 from detector.cli import app
-from detector.scan import Scanner, ScanOptions, scan
-from detector.store import ResultStore
+from detector.output.store import ResultStore
 from tests.conftest import CORPUS, ROOT
 from tests.sites import clinic_site, serve
 
@@ -170,7 +170,7 @@ def test_store_reuses_unchanged_content_and_diff_shows_changes(tmp_path):
 _CHILD = """
 import sys
 from pathlib import Path
-from detector.scan import ScanOptions, Scanner
+from detector.batch.runner import ScanOptions, Scanner
 Scanner(options=ScanOptions(batch_size=4), db=Path(sys.argv[1])).run([Path(p) for p in sys.argv[2:]])
 """
 

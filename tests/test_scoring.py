@@ -1,5 +1,5 @@
 from detector.records import Claim
-from detector.scoring import mark_condition_lists, score_page
+from detector.scoring.page import mark_condition_lists, score_page
 
 CELLS = [("CELL_PRODUCT", "stem cells", "cells")]
 
@@ -88,7 +88,7 @@ def test_high_scoring_page_keeps_its_claims():
 
 
 def test_page_features_do_not_grow_with_page_length():
-    from detector.scoring import page_features
+    from detector.scoring.page import page_features
 
     one = [claim("Our cells regrow discs.", ["efficacy_overclaim"])]
     filler = [claim(f"Office hours line {i}.", [], p=0.0) for i in range(50)]

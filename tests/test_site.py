@@ -6,9 +6,9 @@ import json
 
 from typer.testing import CliRunner
 
+from detector.check import site_reports
 from detector.cli import app
 from detector.digest import sha256_file
-from detector.site import site_reports
 from tests.sites import HTML, clinic_site, nav, serve
 
 RUNNER = CliRunner()
@@ -104,7 +104,7 @@ def test_site_report_recorded_in_a_store(tmp_path):
         RUNNER.invoke(app, ["crawl", base + "/", "--output", str(warc), *FAST])
     r = RUNNER.invoke(app, ["check", str(warc), "--db", str(db)])
     assert r.exit_code == 0 and "as run 1" in r.stderr
-    from detector.store import ResultStore
+    from detector.output.store import ResultStore
 
     with ResultStore(db) as store:
         assert store.runs()[0]["status"] == "finished"

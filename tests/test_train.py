@@ -5,9 +5,9 @@ import shutil
 
 import pytest
 
-from detector.corpus import corpus_hash
+from detector.lab.corpus import corpus_hash
+from detector.lab.train import choose_thresholds, train
 from detector.model.classifier import ClaimClassifier
-from detector.model.train import choose_thresholds, train
 
 from .conftest import CORPUS, ROOT
 

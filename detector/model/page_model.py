@@ -1,4 +1,4 @@
-"""Page model: a logistic regression over named page features (detector.scoring.page_features).
+"""Page model: a logistic regression over named page features (detector.scoring.page.page_features).
 
 Few, named inputs keep the page score explainable: each verdict lists the features that moved it most.
 """

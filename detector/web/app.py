@@ -31,20 +31,19 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from detector.batch.runner import record_site_report
 from detector.categories import CATEGORIES, DESCRIPTIONS, DISCLOSURE, RED_FLAGS
-from detector.check import Detector
-from detector.crawl import CrawlResult
+from detector.check import Detector, site_reports
 from detector.errors import FetchError, InputError, StemcheckError, UnsafeURLError
 from detector.extract import decode_html, html_to_page, looks_binary, text_to_page
-from detector.fetch import fetch_page, resolve_safe
-from detector.records import Claim, Page, PageVerdict
-from detector.report import NOTE, to_html, verdict_label
-from detector.scan import record_site_report
+from detector.output.report import NOTE, to_html, verdict_label
+from detector.output.store import ResultStore, diff_runs
+from detector.records import Claim, Page, PageVerdict, SiteReport
 from detector.settings import Settings, load_settings
-from detector.site import SiteReport, site_reports
-from detector.store import ResultStore, diff_runs
-from detector.url import canonicalize
-from detector.warc import read_crawl
+from detector.source.crawl import CrawlResult
+from detector.source.fetch import fetch_page, resolve_safe
+from detector.source.url import canonicalize
+from detector.source.warc import read_crawl
 from detector.web.jobs import Job, JobLimitError, JobManager
 from detector.web.security import SecurityMiddleware, WebLimits
 

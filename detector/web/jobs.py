@@ -22,10 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from detector.crawl import Crawler, CrawlResult
 from detector.errors import JobLimitError, StemcheckError
-from detector.fetch import Response
 from detector.settings import Settings
+from detector.source.crawl import Crawler, CrawlResult
+from detector.source.fetch import Response
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import logging
 from pathlib import Path
 
 from detector.errors import InputError
+from detector.output.store import ResultStore
 from detector.settings import REPO_ROOT, Settings, load_settings
-from detector.store import ResultStore
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def ensure_demo_store(db: Path = DEMO_DB, model_dir: Path | None = None, setting
         return db
     if not DEMO_PAGES.is_dir():
         raise InputError(f"{DEMO_PAGES}: the bundled demo pages are missing; pass --db FILE.sqlite")
-    from detector.scan import Scanner
+    from detector.batch.runner import Scanner
 
     log.info("building the demo store %s from %s (first start only)", db, DEMO_PAGES)
     Scanner(model_dir=model_dir, settings=settings, db=db).run([DEMO_PAGES])

@@ -58,7 +58,7 @@ def _lay_out(root: Path, sites: dict[str, list[str]]) -> None:
 
 def build_store(tmp: Path) -> Path:
     """A store with two finished scans of a few sites, so triage, history and diffs have data."""
-    from detector.scan import Scanner
+    from detector.batch.runner import Scanner
 
     db, root = tmp / "web.sqlite", tmp / "sites"
     for scan in (FIRST_SCAN, SECOND_SCAN):

@@ -11,10 +11,9 @@ from hypothesis import strategies as st
 
 from detector.errors import StemcheckError
 from detector.extract import decode_html, html_to_page, looks_binary, text_to_page
-from detector.records import Claim, PageVerdict
-from detector.report import to_html, to_json_line
-from detector.site import SitePage, SiteReport
-from detector.warc import WarcEvent
+from detector.output.report import to_html, to_json_line
+from detector.records import Claim, PageVerdict, SitePage, SiteReport
+from detector.source.warc import WarcEvent
 
 XSS = [
     "<script>alert(1)</script>",

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-import detector.fetch as fetch_module
+import detector.source.fetch as fetch_module
 from detector.errors import FetchError, UnsafeURLError
-from detector.fetch import fetch_page
 from detector.settings import FetchSettings
+from detector.source.fetch import fetch_page
 from tests.sites import HTML, drip, serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +27,7 @@ RSS_LIMIT_MB = 200
 
 # The child builds a 300 MB bomb by streaming compression (never holding 300 MB), serves it from
 # 127.0.0.1, fetches it and prints the error, the time and its peak RSS as one JSON line. It loads
-# detector.fetch without the package __init__ (which imports spaCy and scikit-learn, ~230 MB), so the
+# detector.source.fetch without the package __init__ (which imports spaCy and scikit-learn, ~230 MB), so the
 # figure is the fetch path's own.
 BOMB_CHILD = r"""
 import json, resource, sys, time, types, zlib
@@ -36,7 +36,7 @@ pkg = types.ModuleType("detector")
 pkg.__path__ = ["detector"]
 sys.modules["detector"] = pkg
 from detector.errors import FetchError
-from detector.fetch import fetch_page
+from detector.source.fetch import fetch_page
 from detector.settings import FetchSettings
 from tests.sites import serve
 

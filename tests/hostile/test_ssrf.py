@@ -11,11 +11,11 @@ import socket
 
 import pytest
 
-import detector.fetch as fetch_module
-from detector.crawl import Crawler
+import detector.source.fetch as fetch_module
 from detector.errors import FetchError, InputError, UnsafeURLError
-from detector.fetch import fetch, fetch_page
 from detector.settings import CrawlSettings, FetchSettings, Settings
+from detector.source.crawl import Crawler
+from detector.source.fetch import fetch, fetch_page
 from tests.sites import HTML, serve
 
 CFG = FetchSettings(connect_timeout=1, read_timeout=1, total_timeout=2)

@@ -14,7 +14,7 @@ from tests.conftest import CORPUS, ROOT
 _WRITER = """
 import sys
 from pathlib import Path
-from detector.scan import ScanOptions, Scanner
+from detector.batch.runner import ScanOptions, Scanner
 Scanner(options=ScanOptions(batch_size=2), db=Path(sys.argv[1])).run([Path(sys.argv[2])])
 """
 

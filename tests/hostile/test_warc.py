@@ -13,9 +13,9 @@ import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from detector.check import site_reports
 from detector.errors import InputError
-from detector.site import site_reports
-from detector.warc import WarcEvent, WarcPage, iter_records, read_crawl
+from detector.source.warc import WarcEvent, WarcPage, iter_records, read_crawl
 
 PAGES = {
     "http://clinic.example/": b"<html><title>Home</title><p>Our stem cells cure arthritis, guaranteed.</p></html>",

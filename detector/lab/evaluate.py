@@ -15,12 +15,12 @@ from sklearn.metrics import average_precision_score, precision_recall_fscore_sup
 
 from detector.categories import CATEGORIES, RED_FLAGS
 from detector.check import Detector
-from detector.corpus import load_pages, load_sentences, read_jsonl
 from detector.digest import sha256_file
 from detector.errors import CorpusError
 from detector.extract import html_to_page, text_to_page
-from detector.model.baseline import keyword_labels
-from detector.model.train import overlaps
+from detector.lab.baseline import keyword_labels
+from detector.lab.corpus import load_pages, load_sentences, read_jsonl
+from detector.lab.train import overlaps
 from detector.records import Page
 
 

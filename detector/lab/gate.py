@@ -1,6 +1,6 @@
 """Record the evaluation gate's minimums and data hashes (tests/eval_gate.json).
 
-Run `python -m detector.model.gate --record` after a deliberate model or corpus change; the margin
+Run `python -m detector.lab.gate --record` after a deliberate model or corpus change; the margin
 below the measured scores absorbs nothing but rounding, so a real drop fails the test suite.
 """
 
@@ -11,7 +11,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from detector.corpus import load_sentences
+from detector.lab.corpus import load_sentences
 from detector.settings import REPO_ROOT
 
 GATE_FILE = REPO_ROOT / "tests" / "eval_gate.json"

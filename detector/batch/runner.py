@@ -32,13 +32,12 @@ import pandas as pd
 from detector.categories import CATEGORIES, DISCLOSURE, RED_FLAGS
 from detector.errors import InputError, StemcheckError
 from detector.extract import looks_binary
-from detector.records import PageVerdict
-from detector.relevance import is_relevant
+from detector.output.store import PageResult, ResultStore
+from detector.records import PageVerdict, SiteReport
 from detector.settings import Settings, load_settings
-from detector.site import SiteReport
-from detector.store import PageResult, ResultStore
-from detector.url import canonicalize, site_key
-from detector.warc import WarcEvent, WarcPage, iter_records
+from detector.source.relevance import is_relevant
+from detector.source.url import canonicalize, site_key
+from detector.source.warc import WarcEvent, WarcPage, iter_records
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +143,7 @@ def crawl_site(site: str, urls: list[str], warc_dir: str, opts: ScanOptions, mod
     """Crawl one site of a URL list politely into its own WARC, then analyse what was fetched."""
     import dataclasses
 
-    from detector.crawl import Crawler
+    from detector.source.crawl import Crawler
 
     settings = load_settings()
     settings = dataclasses.replace(settings, crawl=dataclasses.replace(

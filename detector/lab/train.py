@@ -18,14 +18,14 @@ import spacy
 from sklearn.model_selection import GroupKFold
 
 from detector.categories import CATEGORIES, RED_FLAGS
-from detector.corpus import PageRecord, corpus_hash, load_pages, load_sentences
 from detector.extract import html_to_page
+from detector.lab.corpus import PageRecord, corpus_hash, load_pages, load_sentences
 from detector.model.artifact import save_bundle
 from detector.model.classifier import ClaimClassifier
 from detector.model.page_model import PageModel
 from detector.nlp.pipeline import ClaimExtractor, build_nlp
 from detector.records import Claim
-from detector.scoring import assign_categories, mark_condition_lists, page_features
+from detector.scoring.page import assign_categories, mark_condition_lists, page_features
 
 log = logging.getLogger(__name__)
 _WORD = re.compile(r"[a-z0-9']+")

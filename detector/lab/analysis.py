@@ -1,6 +1,6 @@
 """Tables behind the notebooks and the model card, built on the package's own evaluation code.
 
-Every figure here comes from the same calls as ``stemcheck evaluate`` (``detector.model.evaluate``), kept per
+Every figure here comes from the same calls as ``stemcheck evaluate`` (``detector.lab.evaluate``), kept per
 sentence or per page so that it can be plotted, broken down and bootstrapped. The notebooks only plot and format
 what these functions return.
 
@@ -21,9 +21,9 @@ from sklearn.metrics import average_precision_score, precision_recall_curve, roc
 
 from detector.categories import CATEGORIES, DISCLOSURE, RED_FLAGS
 from detector.check import Detector
-from detector.corpus import PageRecord, load_sentences
-from detector.model.baseline import keyword_labels
-from detector.model.evaluate import LabelledPage, _baseline_page, _prf, page_metrics
+from detector.lab.baseline import keyword_labels
+from detector.lab.corpus import PageRecord, load_sentences
+from detector.lab.evaluate import LabelledPage, _baseline_page, _prf, page_metrics
 
 SENTENCE_META = ["id", "doc", "text", "register", "split", "file", "labels", "reported_categories"]
 MICRO = "micro_red_flags"

@@ -9,8 +9,7 @@ import html
 import json
 
 from detector.categories import DESCRIPTIONS, DISCLOSURE, RED_FLAGS
-from detector.records import Claim, PageVerdict
-from detector.site import SiteReport
+from detector.records import Claim, PageVerdict, SiteReport
 
 NOTE = "Flags are machine-made and need human verification before any conclusion is drawn."
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from protego import Protego
 
 from detector.errors import FetchError, RobotsDisallowedError, UnsafeURLError
-from detector.fetch import Response, fetch
+from detector.source.fetch import Response, fetch
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,8 @@ from warcio.warcwriter import WARCWriter
 from detector import __version__
 from detector.digest import sha256_file
 from detector.errors import InputError
-from detector.fetch import Response
+from detector.records import WarcEvent
+from detector.source.fetch import Response
 
 log = logging.getLogger(__name__)
 
@@ -142,18 +143,6 @@ class WarcPage:
 
 
 @dataclass
-class WarcEvent:
-    """A failure or skip: recorded by our crawler in a metadata record, or met while reading the file."""
-
-    url: str
-    kind: str  # "error" or "skipped"
-    reason: str
-    message: str
-    record_id: str = ""
-    offset: int | None = None
-
-
-@dataclass
 class WarcCrawl:
     """Everything read back from one WARC."""
 
@@ -167,7 +156,7 @@ class WarcCrawl:
 
 
 def _content_type(value: str | None) -> tuple[str, str | None]:
-    from detector.fetch import _content_type as parse
+    from detector.source.fetch import _content_type as parse
 
     return parse(value)
 

@@ -1,0 +1,2 @@
+"""What leaves stemcheck: terminal text, JSON lines and HTML reports, tables (CSV/Parquet) and the SQLite
+results store (all of stemcheck's SQL lives in store.py)."""
