@@ -8,13 +8,14 @@ from pathlib import Path
 
 from detector.categories import AUTHORITIES, CATEGORIES, CUE_CATEGORIES
 from detector.errors import InputError
-from detector.extract import decode_html, html_to_page, looks_binary, text_to_page
+from detector.extract import html_to_page, text_to_page
 from detector.model.artifact import ModelBundle, load_bundle
 from detector.nlp.pipeline import ClaimExtractor
 from detector.records import Claim, Page, PageVerdict, SitePage, SiteReport, WarcEvent
 from detector.scoring.page import assign_categories, score_page
 from detector.scoring.site import score_site
 from detector.settings import Settings, load_settings
+from detector.source.page import page_from_bytes
 from detector.source.url import site_key
 from detector.source.warc import WarcCrawl, WarcPage, read_crawl
 
@@ -88,13 +89,7 @@ class Detector:
         self, data: bytes, source: str, content_type: str = "", charset: str | None = None
     ) -> PageVerdict:
         """Bytes from a file or a response: refuse binaries, decode, route HTML vs plain text."""
-        if not data.strip():
-            raise InputError(f"{source}: empty file")
-        if looks_binary(data):
-            raise InputError(f"{source}: binary content, not HTML or text")
-        text, _how = decode_html(data, charset, source)
-        is_html = "html" in content_type or (not content_type and "<" in text[:2000] and ">" in text[:2000])
-        return self.check_html(text, source) if is_html else self.check_text(text, source)
+        return self.check_page(page_from_bytes(data, source, content_type, charset, self.settings.extract))
 
     def check_file(self, path: Path) -> PageVerdict:
         source = str(path)
@@ -163,19 +158,11 @@ def check_file(path: str | Path) -> PageVerdict:
 def check_warc_page(detector: Detector, page: WarcPage) -> SitePage:
     """Verdict for one WARC response; an unreadable page becomes an error entry, never 'no claims'."""
     out = SitePage(page.url, page.status, page.record_id, page.date)
-    if not page.body.strip():
-        out.error = "empty body"
-        return out
-    if looks_binary(page.body):
-        out.error = "binary content, not HTML or text"
-        return out
-    text, how = decode_html(page.body, page.charset, page.url)
-    out.encoding = how
     try:
-        if page.content_type.startswith("text/plain"):
-            out.verdict = detector.check_text(text, page.url)
-        else:
-            out.verdict = detector.check_html(text, page.url)
+        parsed = page_from_bytes(page.body, page.url, page.content_type or "text/html", page.charset,
+                                 detector.settings.extract)
+        out.encoding = parsed.encoding
+        out.verdict = detector.check_page(parsed)
     except InputError as exc:
         out.error = str(exc).removeprefix(f"{page.url}: ")
     return out

@@ -126,11 +126,12 @@ def check(
                         found = _crawl_and_report(detector, settings, target, warc, allow_private)
                     sites.extend(found)
                     if db is not None:
-                        from detector.batch.runner import record_site_report
+                        from detector.output.store import ResultStore
 
-                        for r in found:
-                            run = record_site_report(db, r, target)
-                            err.print(f"recorded {r.site} as run {run} in {db}", markup=False)
+                        with ResultStore(db) as store:
+                            for r in found:
+                                run = store.record_site_report(r, target)
+                                err.print(f"recorded {r.site} as run {run} in {db}", markup=False)
                     if fmt is Format.json:
                         chunks.extend(report.site_json(r) for r in found)
                     elif fmt is Format.text:
@@ -248,7 +249,8 @@ def demo(
     table = Table(title=f"stemcheck demo: {len(verdicts)} pages ranked by risk")
     for col in ("rank", "page", "risk", "verdict", "red-flag categories", "top evidence"):
         table.add_column(col, overflow="fold")
-    from detector.output.report import NOTE, verdict_label
+    from detector.output.report import NOTE
+    from detector.scoring.label import verdict_label
 
     for rank, v in enumerate(verdicts, 1):
         cats = ", ".join(k for k in RED_FLAGS if v.categories.get(k))
@@ -346,7 +348,8 @@ def scan(
     model_dir: Path | None = typer.Option(None, "--model-dir"),
 ) -> None:
     """Scan many pages; print the riskiest sites; exit 2 if any input, record or page failed."""
-    from detector.batch.runner import Scanner, ScanOptions, public, write_table
+    from detector.batch.runner import Scanner, ScanOptions
+    from detector.output.table import public, write_table
 
     if workers is not None and scheduler is not None:
         _fail("give --workers or --scheduler, not both")

@@ -6,7 +6,6 @@ or a table cell, and each keeps the role of the element it came from.
 
 from __future__ import annotations
 
-import codecs
 import logging
 import re
 
@@ -33,8 +32,6 @@ _ROLES = {
 }
 _BREAKS = {"br", "hr", "img"}
 _WS = re.compile(r"\s+")
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 _SURROGATES = re.compile("[\ud800-\udfff]")
 # The HTML5 tree builder scans the open-element stack at each block start tag, so block containers
 # nested thousands deep make parsing quadratic (100,000 nested <div>s take 20 s in lexbor). Before
@@ -59,62 +56,6 @@ def _clean_chars(text: str) -> str:
     except UnicodeEncodeError:
         return _SURROGATES.sub("\ufffd", text)
     return text
-
-
-def _utf16_without_bom(head: bytes) -> str | None:
-    """'utf-16-le'/'utf-16-be' for BOM-less UTF-16 of mostly ASCII markup (every other byte NUL), else None."""
-    n = len(head) // 2
-    if n < 4:
-        return None
-    even, odd = head[0 : 2 * n : 2], head[1 : 2 * n : 2]
-    if odd.count(0) > 0.9 * n and even.count(0) < 0.1 * n:
-        return "utf-16-le"
-    if even.count(0) > 0.9 * n and odd.count(0) < 0.1 * n:
-        return "utf-16-be"
-    return None
-
-
-def decode_html(data: bytes, declared: str | None = None, source: str = "input") -> tuple[str, str]:
-    """Decode bytes by BOM, then declared (HTTP) charset, then <meta>, then UTF-8/cp1252; say which won."""
-    for bom, enc in _BOMS:
-        if data.startswith(bom):
-            return data[len(bom):].decode(enc, errors="replace"), f"bom:{enc}"
-    utf16 = _utf16_without_bom(data[:4096])
-    if utf16 is not None:
-        # An 8-bit header or <meta> charset cannot be right for bytes that are half NULs.
-        return data.decode(utf16, errors="replace"), f"detected:{utf16}"
-    candidates: list[tuple[str, str]] = []
-    if declared:
-        candidates.append((declared, "header"))
-    m = _META_CHARSET.search(data[:4096])
-    if m:
-        candidates.append((m.group(1).decode("ascii", "ignore"), "meta"))
-    for enc, how in candidates:
-        try:
-            codecs.lookup(enc)
-        except LookupError:
-            log.debug("%s: unknown charset %r from %s", source, enc, how)
-            continue
-        return data.decode(enc, errors="replace"), f"{how}:{enc.lower()}"
-    try:
-        return data.decode("utf-8"), "default:utf-8"
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace"), "fallback:cp1252"
-
-
-_NOT_CONTROL = bytes(b for b in range(256) if not (b < 9 or 13 < b < 32))
-
-
-def looks_binary(data: bytes) -> bool:
-    """True for bytes that are not text: NULs or many control characters in the first 4 KB."""
-    head = data[:4096]
-    if not head:
-        return False
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _utf16_without_bom(head):
-        return False
-    # A few stray NULs must not hide a whole page: NULs count like other control bytes.
-    ctrl = len(head.translate(None, _NOT_CONTROL))  # C speed: batch scans call this on every page
-    return ctrl / len(head) > 0.05
 
 
 def _parse_steps(html: str) -> tuple[int, int]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
-from detector.categories import RED_FLAGS
+from detector.categories import DISCLOSURE, RED_FLAGS
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Page:
     title: str = ""
     content_type: str = "text/html"
     notes: list[str] = field(default_factory=list)  # what extraction had to leave out (limits), for the report
+    encoding: str = ""  # how the bytes were decoded ("header:utf-8", "bom:utf-16-le"...), when they were bytes
 
     @property
     def text(self) -> str:
@@ -198,3 +200,47 @@ class SiteReport:
             ],
             "model": {"sha256": self.model_sha256},
         }
+
+
+@dataclass
+class PageResult:
+    """One input item's outcome, as workers send it to the single writer."""
+
+    item_key: str
+    seq: int
+    url: str
+    site: str
+    source: str
+    status: str  # analysed, irrelevant, failed, skipped
+    model_sha256: str
+    fetched_at: str = ""
+    content_sha256: str = ""
+    risk_score: int | None = None
+    red_flag: bool | None = None
+    title: str = ""
+    top_evidence: str = ""
+    error: str = ""
+    categories: dict[str, int] = field(default_factory=dict)
+    condition_groups: list[str] = field(default_factory=list)
+    products: list[str] = field(default_factory=list)
+    disclosure: bool = False
+    claims: list[dict] = field(default_factory=list)
+    reused_from: int | None = None
+
+    @classmethod
+    def from_verdict(cls, v: PageVerdict, **base: Any) -> PageResult:
+        """A page verdict as a row: the strongest red-flag sentence and every flagged claim with its scores."""
+        red = [c for c in v.claims if set(c.categories) & set(RED_FLAGS)]
+        best = max(red, key=lambda c: max(c.scores.get(k, 0.0) for k in c.categories), default=None)
+        claims = []
+        for c in v.flagged:
+            keep = set(c.categories) | set(c.reported_categories)
+            claims.append({"text": c.text, "categories": c.categories, "reported_categories": c.reported_categories,
+                           "scores": {k: round(c.scores.get(k, 0.0), 4) for k in sorted(keep)},
+                           "negated": c.negated, "hedged": c.hedged, "reported": c.reported})
+        return cls(
+            status="analysed", risk_score=v.risk_score, red_flag=v.red_flag, title=v.title[:300],
+            top_evidence=best.text[:500] if best else "", categories=dict(v.categories),
+            condition_groups=list(v.condition_groups), products=list(v.products),
+            disclosure=v.categories.get(DISCLOSURE, 0) > 0, claims=claims, **base,
+        )

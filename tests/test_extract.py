@@ -3,7 +3,8 @@ import codecs
 import pytest
 
 from detector.errors import InputError
-from detector.extract import decode_html, html_to_page, looks_binary, text_to_page
+from detector.extract import html_to_page, text_to_page
+from detector.source.page import decode_html, looks_binary
 
 CASES = [
     ("<p>One.</p><p>Two.</p>", [("One.", "paragraph"), ("Two.", "paragraph")]),

@@ -6,8 +6,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from detector.errors import StemcheckError
-from detector.extract import decode_html, html_to_page
+from detector.extract import html_to_page
 from detector.output.report import to_json_line
+from detector.source.page import decode_html
 
 TAGS = st.sampled_from(["<p>", "</p>", "<li>", "<br>", "<div>", "</div>", "<script>", "</script>", "<h2>", "&amp;",
                         "<table><tr><td>", "<!--", "-->", "\x00", "•", "\n"])

@@ -10,14 +10,9 @@ import json
 
 from detector.categories import DESCRIPTIONS, DISCLOSURE, RED_FLAGS
 from detector.records import Claim, PageVerdict, SiteReport
+from detector.scoring.label import css_class, verdict_label
 
 NOTE = "Flags are machine-made and need human verification before any conclusion is drawn."
-
-
-def verdict_label(v: PageVerdict) -> str:
-    if v.red_flag:
-        return "RED FLAG"
-    return "review" if v.risk_score >= 30 else "low risk"
 
 
 def _dumps(data: dict) -> str:
@@ -118,7 +113,7 @@ def to_html(
     for site in sites or []:
         out.extend(_site_section(site))
     for v in verdicts:
-        cls = {"RED FLAG": "red", "review": "review"}.get(verdict_label(v), "low")
+        cls = css_class(verdict_label(v))
         out.append(f"<div class='page'><h2>{_e(v.target)}</h2>")
         if v.title:
             out.append(f"<p>Title: {_e(v.title)}</p>")
@@ -146,7 +141,7 @@ def site_json(report: SiteReport) -> str:
 
 def site_text(report: SiteReport, max_claims: int = 25) -> str:
     """A site report for the terminal: verdict, worst pages, each flagged claim with its page and record."""
-    label = "RED FLAG" if report.red_flag else "review" if report.risk_score >= 30 else "low risk"
+    label = verdict_label(report)
     lines = [
         f"site {report.site}  (start {report.start_url})",
         f"  verdict: {label}   site risk score: {report.risk_score}/100   "
@@ -184,8 +179,8 @@ def site_text(report: SiteReport, max_claims: int = 25) -> str:
 
 
 def _site_section(r: SiteReport) -> list[str]:
-    label = "RED FLAG" if r.red_flag else "review" if r.risk_score >= 30 else "low risk"
-    cls = {"RED FLAG": "red", "review": "review"}.get(label, "low")
+    label = verdict_label(r)
+    cls = css_class(label)
     out = [f"<div class='page'><h2>{_e(r.site)}</h2>",
            f"<p>Verdict: <span class='{cls}'>{_e(label)}</span>, site risk score {r.risk_score}/100; "
            f"{r.red_flag_pages} red-flag pages of {len(r.analysed)} analysed.</p>",

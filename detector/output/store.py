@@ -8,16 +8,17 @@ and an interrupted run restarted with the same arguments skips every item it alr
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from detector.categories import CATEGORIES, DISCLOSURE, RED_FLAGS
 from detector.errors import InputError
+from detector.records import PageResult, SiteReport
 
 log = logging.getLogger(__name__)
 
@@ -93,32 +94,6 @@ CREATE TABLE IF NOT EXISTS sites (
     PRIMARY KEY (run_id, site)
 );
 """
-
-
-@dataclass
-class PageResult:
-    """One input item's outcome, as workers send it to the single writer."""
-
-    item_key: str
-    seq: int
-    url: str
-    site: str
-    source: str
-    status: str  # analysed, irrelevant, failed, skipped
-    model_sha256: str
-    fetched_at: str = ""
-    content_sha256: str = ""
-    risk_score: int | None = None
-    red_flag: bool | None = None
-    title: str = ""
-    top_evidence: str = ""
-    error: str = ""
-    categories: dict[str, int] = field(default_factory=dict)
-    condition_groups: list[str] = field(default_factory=list)
-    products: list[str] = field(default_factory=list)
-    disclosure: bool = False
-    claims: list[dict] = field(default_factory=list)
-    reused_from: int | None = None
 
 
 def _now() -> str:
@@ -310,6 +285,77 @@ class ResultStore:
     def site_scores(self, run_id: int) -> dict[str, int]:
         return {r["site"]: r["risk_score"] for r in self.db.execute(
             "SELECT site, risk_score FROM sites WHERE run_id=?", (run_id,))}
+
+    def site_rows(self, site: str | None = None, until: str = "") -> list[sqlite3.Row]:
+        """Site rows of finished runs (with the run's start time), oldest run first; one site or all, and only
+        runs started on or before `until` (YYYY-MM-DD) when given."""
+        return self.db.execute(
+            "SELECT s.*, r.started FROM sites s JOIN runs r ON r.run_id = s.run_id WHERE r.status = 'finished' "
+            "AND (? IS NULL OR s.site = ?) AND (? = '' OR substr(r.started, 1, 10) <= ?) ORDER BY s.run_id",
+            (site, site, until, until)).fetchall()
+
+    def made_flags(self, run_id: int, site: str, limit: int = 500) -> list[sqlite3.Row]:
+        """The flags a site's pages made themselves in one run, riskiest page first."""
+        return self.db.execute(
+            "SELECT p.url, c.text, f.category, f.probability FROM flags f JOIN claims c USING (claim_id) "
+            "JOIN pages p USING (page_id) WHERE p.run_id = ? AND p.site = ? AND f.made = 1 "
+            "ORDER BY p.risk_score DESC, p.url, c.position LIMIT ?", (run_id, site, limit)).fetchall()
+
+    def page_row(self, page_id: int) -> sqlite3.Row:
+        return self.db.execute("SELECT * FROM pages WHERE page_id=?", (page_id,)).fetchone()
+
+    def page_rows(self, run_id: int) -> list[sqlite3.Row]:
+        """A run's page rows in input order."""
+        return self.db.execute("SELECT * FROM pages WHERE run_id=? ORDER BY seq, item_key", (run_id,)).fetchall()
+
+    def reused(self, page_id: int, **item: object) -> PageResult:
+        """An earlier analysed page's row, for an input item whose content and model are unchanged."""
+        row = self.page_row(page_id)
+        return PageResult(
+            status="analysed", model_sha256=row["model_sha256"], content_sha256=row["content_sha256"],
+            risk_score=row["risk_score"], red_flag=bool(row["red_flag"]), title=row["title"] or "",
+            top_evidence=row["top_evidence"] or "", categories=json.loads(row["categories"] or "{}"),
+            condition_groups=json.loads(row["condition_groups"] or "[]"),
+            products=json.loads(row["products"] or "[]"), disclosure=bool(row["disclosure"]), reused_from=page_id,
+            **item,  # type: ignore[arg-type]
+        )
+
+    def failures(self, run_id: int) -> list[dict]:
+        return [{"item": r, "error": e} for r, e in self.db.execute(
+            "SELECT item_key, error FROM pages WHERE run_id=? AND status='failed' ORDER BY seq", (run_id,))]
+
+    def run_claims(self, run_id: int) -> dict[str, set[tuple[str, str]]]:
+        """Per site, the (claim text, category) pairs its pages made in a run, disclosures included."""
+        out: dict[str, set[tuple[str, str]]] = {}
+        for row in self.db.execute(
+            "SELECT p.site, c.text, f.category FROM claims c JOIN pages p USING (page_id) "
+            "JOIN flags f USING (claim_id) WHERE p.run_id=? AND f.made=1", (run_id,)
+        ):
+            out.setdefault(row["site"], set()).add((row["text"], row["category"]))
+        return out
+
+    def site_runs(self, site: str) -> list[int]:
+        """The finished runs that cover a site, oldest first."""
+        return [int(r["run_id"]) for r in self.site_rows(site=site)]
+
+    def record_site_report(self, report: SiteReport, source: str) -> int:
+        """Write a site report (a crawl checked in the web app or by `check --site`) as a finished run of its
+        own, so triage and history see it beside batch scans. Returns the run id."""
+        pages = []
+        for n, page in enumerate(report.pages, 1):
+            base = dict(item_key=f"{report.warc_path}@{page.record_id}", seq=n, url=page.url, site=report.site,
+                        source=source, model_sha256=report.model_sha256, fetched_at=page.date)
+            if page.verdict is None:
+                pages.append(PageResult(status="failed", error=f"{page.url}: {page.error}", **base))
+            else:
+                pages.append(PageResult.from_verdict(page.verdict, **base))
+        run_key = hashlib.sha256(f"site:{report.warc_sha256}:{report.model_sha256}".encode()).hexdigest()
+        run_id, _ = self.open_run(run_key, report.model_sha256, [source],
+                                  {"kind": "site crawl", "warc": report.warc_path, "warc_sha256": report.warc_sha256})
+        self.add(run_id, pages)
+        self.finish_run(run_id, {"analysed": len(report.analysed), "failed": len(pages) - len(report.analysed),
+                                 "red_flag": report.red_flag_pages, "kind": "site crawl"})
+        return run_id
 
     def integrity(self) -> str:
         return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])

@@ -24,9 +24,9 @@ from urllib.parse import urljoin, urlsplit
 from selectolax.lexbor import LexborHTMLParser
 
 from detector.errors import FetchError, InputError
-from detector.extract import decode_html
 from detector.settings import CrawlSettings, FetchSettings, Settings
 from detector.source.fetch import HTML_TYPES, Resolver, Response, fetch, resolve_safe
+from detector.source.page import decode_html
 from detector.source.robots import RobotsCache, RobotsPolicy
 from detector.source.url import canonicalize, priority, same_site, site_key, skip_reason, url_pattern
 from detector.source.warc import WarcPage, WarcRecorder, iter_records

@@ -10,9 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from detector.errors import StemcheckError
-from detector.extract import decode_html, html_to_page, looks_binary, text_to_page
+from detector.extract import html_to_page, text_to_page
 from detector.output.report import to_html, to_json_line
 from detector.records import Claim, PageVerdict, SitePage, SiteReport
+from detector.source.page import decode_html, looks_binary
 from detector.source.warc import WarcEvent
 
 XSS = [

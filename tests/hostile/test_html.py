@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from detector.errors import InputError
-from detector.extract import decode_html, html_to_page, looks_binary
+from detector.extract import html_to_page
+from detector.source.page import decode_html, looks_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 CLAIM = "Our FDA-approved stem cell treatment cures arthritis with no side effects."
