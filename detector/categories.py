@@ -17,6 +17,44 @@ RED_FLAGS: tuple[str, ...] = (
 DISCLOSURE = "honest_disclosure"
 CATEGORIES: tuple[str, ...] = (*RED_FLAGS, DISCLOSURE)
 
+# How the categories read to a person (reports, web pages); the codebook names stay in JSON.
+NAMES: dict[str, str] = {
+    "approval_misrepresentation": "Approval misrepresentation",
+    "research_misrepresentation": "Research misrepresentation",
+    "efficacy_overclaim": "Efficacy overclaim",
+    "guaranteed_results": "Guaranteed results",
+    "cure_all": "Cure-all",
+    "risk_denial": "Risk denial",
+    "testimonial_evidence": "Testimonials as evidence",
+    "commercial_pressure": "Sales pressure",
+    "honest_disclosure": "Honest disclosure",
+}
+
+# What "N sentences ..." say in a page's reasons.
+PHRASES: dict[str, str] = {
+    "approval_misrepresentation": "claim an approval, licence or legal status the treatment does not have",
+    "research_misrepresentation": "misstate the research (paid 'studies', proof claims, registrations as proof)",
+    "efficacy_overclaim": "state as fact that the treatment cures, repairs or regenerates",
+    "guaranteed_results": "promise results or quote the provider's own success rates",
+    "cure_all": "offer one treatment for many unrelated conditions",
+    "risk_denial": "deny or play down the risks",
+    "testimonial_evidence": "offer patient stories or endorsements as proof",
+    "commercial_pressure": "push the sale (urgency, discounts, packages, free consultations)",
+    "honest_disclosure": "disclose limits or risks",
+}
+
+# The codebook's severity order (corpora/CODEBOOK.md, "Severity order"): which made claim leads a report.
+SEVERITY: tuple[str, ...] = (
+    "approval_misrepresentation",
+    "research_misrepresentation",
+    "risk_denial",
+    "efficacy_overclaim",
+    "guaranteed_results",
+    "cure_all",
+    "testimonial_evidence",
+    "commercial_pressure",
+)
+
 DESCRIPTIONS: dict[str, str] = {
     "approval_misrepresentation": "claims or implies a regulatory approval the treatment does not have",
     "research_misrepresentation": "misstates research status (pay-to-participate studies, 'clinically proven')",

@@ -6,14 +6,14 @@ import logging
 import sys
 from pathlib import Path
 
-from detector.categories import AUTHORITIES, CATEGORIES, CUE_CATEGORIES
 from detector.errors import InputError
 from detector.extract import html_to_page, text_to_page
 from detector.model.artifact import ModelBundle, load_bundle
 from detector.nlp.pipeline import ClaimExtractor
 from detector.records import Claim, Page, PageVerdict, SitePage, SiteReport, WarcEvent
-from detector.scoring.page import assign_categories, score_page
-from detector.scoring.site import score_site
+from detector.scoring.claims import flag_claims
+from detector.scoring.page import score_page
+from detector.scoring.site import PageSummary, score_site
 from detector.settings import Settings, load_settings
 from detector.source.page import page_from_bytes
 from detector.source.url import site_key
@@ -39,39 +39,20 @@ class Detector:
         return cls(load_bundle(model_dir or settings.model.model_dir), settings)
 
     def classify(self, claims: list[Claim]) -> None:
-        """Score claims in place: probabilities, categories over threshold, and explanations."""
-        if not claims:
-            return
-        clf = self.bundle.classifier
-        M = clf._matrix(claims)
-        P = clf.predict_proba(M)
-        thresholds = clf.thresholds_
-        assign_categories(claims, P, thresholds)
-        for i, claim in enumerate(claims):
-            for cat in claim.categories + claim.reported_categories:
-                j = CATEGORIES.index(cat)
-                why = [f"p={P[i, j]:.2f} >= threshold {thresholds[j]:.2f}"]
-                why += [
-                    f"cue {c.label}{' (negated)' if c.negated else ''}: {c.text!r}"
-                    for c in claim.cues
-                    if cat in CUE_CATEGORIES.get(c.label, ())
-                ][:3]
-                if cat == "cure_all":
-                    groups = sorted({g for label, _t, g in claim.entities if label == "CONDITION"})
-                    why.append(f"condition groups: {', '.join(groups) or 'none'}")
-                why += [f"feature {name}" for name in clf.explain(M[i], j)]
-                why += [f"context: {flag}" for flag in ("negated", "hedged", "reported") if getattr(claim, flag)]
-                why.append(f"rule: codebook {cat} ({AUTHORITIES[cat]})")
-                claim.explanation[cat] = why
+        """Score claims in place and flag them, each flag with its evidence."""
+        if claims:
+            model = self.bundle.claim_model
+            flag_claims(claims, model.score(claims), model.thresholds, self.bundle.rules)
 
     def check_page(self, page: Page) -> PageVerdict:
         if not page.blocks:
             raise InputError(f"{page.source}: no readable text found")
         claims = self.extractor.extract(page)
         self.classify(claims)
-        verdict = score_page(page.source, claims, page.title, self.bundle.page_model, self.bundle.sha256)
+        verdict = score_page(page.source, claims, self.bundle.page_model, self.bundle.rules, page.title,
+                             self.bundle.sha256, page)
         if not claims:
-            verdict.reasons.append("no sentence of two or more words to assess")
+            verdict.reasons = ["no sentence of two or more words to assess"]
         verdict.reasons.extend(f"limit: {note}" for note in page.notes)
         return verdict
 
@@ -169,8 +150,8 @@ def check_warc_page(detector: Detector, page: WarcPage) -> SitePage:
 
 
 def _site_report(site: str, crawl: WarcCrawl, pages: list[SitePage], events: list[WarcEvent],
-                 model_sha256: str) -> SiteReport:
-    score = score_site([p.verdict for p in pages if p.verdict is not None])
+                 model_sha256: str, review_score: int) -> SiteReport:
+    score = score_site([PageSummary.of(p.url, p.verdict) for p in pages], review_score)
     summary = crawl.summary
     return SiteReport(
         site=site,
@@ -189,6 +170,7 @@ def _site_report(site: str, crawl: WarcCrawl, pages: list[SitePage], events: lis
         products=score.products,
         robots=summary.get("robots", {}),
         model_sha256=model_sha256,
+        label=score.label,
     )
 
 
@@ -227,7 +209,7 @@ def site_reports(detector: Detector, warc_path: Path) -> list[SiteReport]:
     if not sites and file_events:
         sites = [crawl.info.get("site") or Path(warc_path).name]
     reports = [_site_report(s, crawl, by_site.get(s, []), events_by_site.get(s, []) + file_events,
-                            detector.bundle.sha256)
+                            detector.bundle.sha256, detector.bundle.rules.review_score)
                for s in sites if s]
     reports.sort(key=lambda r: (-r.risk_score, -r.red_flag_pages, r.site))
     return reports

@@ -254,8 +254,7 @@ def demo(
 
     for rank, v in enumerate(verdicts, 1):
         cats = ", ".join(k for k in RED_FLAGS if v.categories.get(k))
-        red = [c for c in v.claims if set(c.categories) & set(RED_FLAGS)]
-        best = max(red, key=lambda c: max(c.scores.get(k, 0) for k in c.categories), default=None)
+        best = v.top_claim
         table.add_row(str(rank), Path(v.target).name, str(v.risk_score), verdict_label(v), cats,
                       (best.text[:110] if best else ""))
     out.print(table)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from detector.categories import DISCLOSURE, RED_FLAGS
+from detector.categories import DISCLOSURE, RED_FLAGS, SEVERITY
 
 
 @dataclass(frozen=True)
@@ -33,41 +33,132 @@ class Page:
 
 
 @dataclass
+class Evidence:
+    """One reason behind a flag or behind a claim's context, as data (the presidio AnalysisExplanation idea).
+
+    `kind` is cue, entity, context (negation, hedge or reported speech, named in `label`), model, list or
+    rule; `text` holds the words that fired (or, for a rule, its wording); `start`/`end` are character
+    offsets into the claim's text when the words are in it. Faces turn these into plain words.
+    """
+
+    kind: str
+    text: str
+    start: int | None = None
+    end: int | None = None
+    label: str = ""
+    category: str | None = None  # the flag it supports; None for evidence about the claim as a whole
+    weight: float | None = None  # the model's contribution (log-odds), for experts
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None and v != ""}
+
+
+@dataclass
 class Cue:
-    """A lexicon or pattern hit inside a claim sentence."""
+    """A lexicon or pattern hit inside a claim sentence; offsets are into the claim's text."""
 
     label: str
     text: str
     negated: bool = False
+    start: int | None = None
+    end: int | None = None
+
+
+@dataclass
+class Entity:
+    """A named thing in a claim (cell product, condition, regulator...) with its lexicon group."""
+
+    label: str
+    text: str
+    group: str = ""
+    start: int | None = None
+    end: int | None = None
+
+
+@dataclass
+class Flag:
+    """A category the classifier found in a claim, with the evidence for it.
+
+    `made` says whether the page makes the claim in its own voice; a reported claim (quoted, attributed,
+    warned about) keeps its flag with made=False. That is decided by the nlp stage from the sentence,
+    never by the page's score.
+    """
+
+    category: str
+    probability: float
+    threshold: float
+    made: bool = True
+    evidence: list[Evidence] = field(default_factory=list)
 
 
 @dataclass
 class Claim:
-    """One sentence, what the nlp stage found in it, and later the model's verdict on it."""
+    """One sentence, what the nlp stage found in it, and the flags the model and scoring gave it."""
 
     text: str
     start: int
     end: int
+    block: int = 0
     block_role: str = "text"
     cues: list[Cue] = field(default_factory=list)
-    entities: list[tuple[str, str, str]] = field(default_factory=list)  # (label, text, group)
+    entities: list[Entity] = field(default_factory=list)
     negated: bool = False
     hedged: bool = False
     reported: bool = False
+    context: list[Evidence] = field(default_factory=list)  # the words that made it negated, hedged or reported
     scores: dict[str, float] = field(default_factory=dict)
-    categories: list[str] = field(default_factory=list)
-    reported_categories: list[str] = field(default_factory=list)
-    explanation: dict[str, list[str]] = field(default_factory=dict)
+    flags: list[Flag] = field(default_factory=list)
+
+    @property
+    def categories(self) -> list[str]:
+        """Categories the page makes in its own voice (disclosures included)."""
+        return [f.category for f in self.flags if f.made]
+
+    @property
+    def reported_categories(self) -> list[str]:
+        """Red-flag categories the page reports or quotes without making them."""
+        return [f.category for f in self.flags if not f.made]
+
+    @property
+    def made_red_flags(self) -> list[str]:
+        return [f.category for f in self.flags if f.made and f.category in RED_FLAGS]
+
+    def flag(self, category: str) -> Flag | None:
+        return next((f for f in self.flags if f.category == category), None)
+
+    @property
+    def evidence(self) -> list[Evidence]:
+        """Every evidence item of every flag, then the claim's context (negation, hedge, reported speech)."""
+        out = [e for f in self.flags for e in f.evidence]
+        seen = {(e.kind, e.label, e.start, e.end) for e in out}
+        return out + [e for e in self.context if (e.kind, e.label, e.start, e.end) not in seen]
 
     def to_dict(self) -> dict:
-        data = asdict(self)
-        data["entities"] = [{"label": lab, "text": t, "group": g} for lab, t, g in self.entities]
-        return data
+        return {
+            "text": self.text, "start": self.start, "end": self.end, "block": self.block,
+            "block_role": self.block_role, "categories": self.categories,
+            "reported_categories": self.reported_categories,
+            "scores": self.scores, "negated": self.negated, "hedged": self.hedged, "reported": self.reported,
+            "cues": [asdict(c) for c in self.cues],
+            "entities": [asdict(e) for e in self.entities],
+            "flags": [{"category": f.category, "probability": round(f.probability, 4),
+                       "threshold": round(f.threshold, 4), "made": f.made} for f in self.flags],
+            "evidence": [e.to_dict() for e in self.evidence],
+        }
+
+
+def severity_key(claim: Claim) -> tuple[int, float]:
+    """Sort key: the most serious made red-flag category first (codebook order), then the higher probability."""
+    made = claim.made_red_flags
+    if not made:
+        return (len(SEVERITY), 0.0)
+    rank = min(SEVERITY.index(c) for c in made)
+    return (rank, -max(claim.scores.get(c, 0.0) for c in made if SEVERITY.index(c) == rank))
 
 
 @dataclass
 class PageVerdict:
-    """A page's score and the claims behind it."""
+    """A page's score, its label and the claims behind it, with reasons in plain words."""
 
     target: str
     risk_score: int
@@ -79,24 +170,40 @@ class PageVerdict:
     title: str = ""
     reasons: list[str] = field(default_factory=list)
     model_sha256: str = ""
+    label: str = ""
+    details: dict = field(default_factory=dict)  # page features and their contributions, for experts (JSON only)
+    page: Page | None = None  # the page the claims came from (blocks for context); never serialised
 
     @property
     def flagged(self) -> list[Claim]:
-        return [c for c in self.claims if c.categories or c.reported_categories]
+        return [c for c in self.claims if c.flags]
+
+    @property
+    def made_claims(self) -> list[Claim]:
+        """Claims that make a red-flag claim in the page's own voice, most serious first."""
+        return sorted((c for c in self.claims if c.made_red_flags), key=severity_key)
+
+    @property
+    def top_claim(self) -> Claim | None:
+        made = self.made_claims
+        return made[0] if made else None
 
     def to_dict(self, all_claims: bool = False) -> dict:
         claims = self.claims if all_claims else self.flagged
+        top = self.top_claim
         return {
             "target": self.target,
             "title": self.title,
             "risk_score": self.risk_score,
             "red_flag": self.red_flag,
+            "label": self.label,
             "categories": self.categories,
             "condition_groups": self.condition_groups,
             "products": self.products,
             "reasons": self.reasons,
+            "top_evidence": top.text if top else None,
             "claims": [c.to_dict() for c in claims],
-            "model": {"sha256": self.model_sha256},
+            "model": {"sha256": self.model_sha256, **self.details},
         }
 
 
@@ -145,6 +252,7 @@ class SiteReport:
     products: list[str] = field(default_factory=list)
     robots: dict[str, str] = field(default_factory=dict)
     model_sha256: str = ""
+    label: str = ""
 
     @property
     def analysed(self) -> list[SitePage]:
@@ -158,12 +266,16 @@ class SiteReport:
         return sorted(self.analysed, key=lambda p: (-p.verdict.risk_score, p.url))[:n]  # type: ignore[union-attr]
 
     def flagged_claims(self) -> list[tuple[SitePage, Claim]]:
+        """Made red-flag claims, riskiest page first, the most serious claim of each page first."""
         out = []
         for page in sorted(self.analysed, key=lambda p: (-p.verdict.risk_score, p.url)):  # type: ignore[union-attr]
-            for claim in page.verdict.claims:  # type: ignore[union-attr]
-                if set(claim.categories) & set(RED_FLAGS):
-                    out.append((page, claim))
+            out.extend((page, claim) for claim in page.verdict.made_claims)  # type: ignore[union-attr]
         return out
+
+    def top_claim(self) -> tuple[SitePage, Claim] | None:
+        """The site's most serious made claim (codebook severity order), with its page."""
+        found = self.flagged_claims()
+        return min(found, key=lambda pc: severity_key(pc[1])) if found else None
 
     def to_dict(self) -> dict:
         return {
@@ -171,6 +283,7 @@ class SiteReport:
             "start_url": self.start_url,
             "risk_score": self.risk_score,
             "red_flag": self.red_flag,
+            "label": self.label,
             "warc": {"path": self.warc_path, "sha256": self.warc_sha256},
             "crawl": {"started": self.crawl_started, "finished": self.crawl_finished, "requests": self.requests,
                       "robots": self.robots},
@@ -217,6 +330,7 @@ class PageResult:
     content_sha256: str = ""
     risk_score: int | None = None
     red_flag: bool | None = None
+    label: str = ""
     title: str = ""
     top_evidence: str = ""
     error: str = ""
@@ -229,18 +343,17 @@ class PageResult:
 
     @classmethod
     def from_verdict(cls, v: PageVerdict, **base: Any) -> PageResult:
-        """A page verdict as a row: the strongest red-flag sentence and every flagged claim with its scores."""
-        red = [c for c in v.claims if set(c.categories) & set(RED_FLAGS)]
-        best = max(red, key=lambda c: max(c.scores.get(k, 0.0) for k in c.categories), default=None)
+        """A page verdict as a row: its most serious made claim and every flagged claim with its evidence."""
+        top = v.top_claim
         claims = []
         for c in v.flagged:
-            keep = set(c.categories) | set(c.reported_categories)
             claims.append({"text": c.text, "categories": c.categories, "reported_categories": c.reported_categories,
-                           "scores": {k: round(c.scores.get(k, 0.0), 4) for k in sorted(keep)},
-                           "negated": c.negated, "hedged": c.hedged, "reported": c.reported})
+                           "scores": {f.category: round(f.probability, 4) for f in c.flags},
+                           "negated": c.negated, "hedged": c.hedged, "reported": c.reported,
+                           "evidence": [e.to_dict() for e in c.evidence]})
         return cls(
-            status="analysed", risk_score=v.risk_score, red_flag=v.red_flag, title=v.title[:300],
-            top_evidence=best.text[:500] if best else "", categories=dict(v.categories),
+            status="analysed", risk_score=v.risk_score, red_flag=v.red_flag, label=v.label, title=v.title[:300],
+            top_evidence=top.text[:500] if top else "", categories=dict(v.categories),
             condition_groups=list(v.condition_groups), products=list(v.products),
             disclosure=v.categories.get(DISCLOSURE, 0) > 0, claims=claims, **base,
         )

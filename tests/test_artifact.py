@@ -1,11 +1,10 @@
 import json
-import pickle
 import shutil
 
 import pytest
 
 from detector.errors import ModelError
-from detector.model.artifact import CLASSIFIER_FILE, METADATA_FILE, load_bundle
+from detector.model.artifact import METADATA_FILE, load_bundle
 
 from .conftest import ROOT
 
@@ -22,38 +21,19 @@ def test_bundled_model_loads_and_matches_metadata(model_copy):
     meta = json.loads((model_copy / METADATA_FILE).read_text())
     assert bundle.sha256 == meta["sha256"]
     assert set(meta["thresholds"]) == set(meta["positives"])
+    assert list(bundle.claim_model.thresholds) == [meta["thresholds"][c] for c in meta["thresholds"]]
 
 
-def test_flipped_byte_is_refused_before_unpickling(model_copy):
-    path = model_copy / CLASSIFIER_FILE
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    path.write_bytes(bytes(data))
-    with pytest.raises(ModelError, match="does not match"):
-        load_bundle(model_copy)
-
-
-class _Payload:
-    def __reduce__(self):
-        import os
-
-        return (os.system, (f"touch {self.marker}",))
-
-
-def test_pickle_payload_never_runs(model_copy, tmp_path):
-    marker = tmp_path / "pwned"
-    payload = _Payload()
-    payload.marker = marker
-    (model_copy / CLASSIFIER_FILE).write_bytes(pickle.dumps(payload))
-    with pytest.raises(ModelError):
-        load_bundle(model_copy)
-    assert not marker.exists()
+def test_scoring_rules_travel_with_the_model(model_copy):
+    bundle = load_bundle(model_copy)
+    assert bundle.rules.red_flag_score == 50 and bundle.rules.report_terms and bundle.rules.sell_terms
+    assert "scoring.json" in bundle.metadata["files"]
 
 
 def test_tampered_pipeline_file_is_refused(model_copy):
     patterns = next((model_copy / "nlp").rglob("*.jsonl"))
     patterns.write_text(patterns.read_text() + '{"label": "CURE", "pattern": "hello"}\n')
-    with pytest.raises(ModelError, match="do not match"):
+    with pytest.raises(ModelError, match="does not match"):
         load_bundle(model_copy)
 
 

@@ -20,7 +20,7 @@ def test_check_text_flags_red_flag_language(detector):
     cats = {c for claim in v.claims for c in claim.categories}
     assert {"approval_misrepresentation", "risk_denial"} <= cats
     claim = next(c for c in v.claims if "approval_misrepresentation" in c.categories)
-    assert claim.explanation["approval_misrepresentation"]
+    assert claim.flag("approval_misrepresentation").evidence
     assert claim.text in BAD
 
 
@@ -67,14 +67,15 @@ def test_cli_json_schema_and_bad_target_does_not_stop_batch(tmp_path):
     assert {"target", "risk_score", "red_flag", "categories", "claims", "model"} <= set(row)
     assert row["red_flag"] is True and len(row["model"]["sha256"]) == 64
     claim = row["claims"][0]
-    assert {"text", "categories", "scores", "negated", "reported", "explanation"} <= set(claim)
+    assert {"text", "categories", "scores", "negated", "reported", "flags", "evidence"} <= set(claim)
+    assert row["label"] == "RED FLAG" and row["top_evidence"]
     assert "nope.html: no such file" in result.stderr
 
 
 def test_cli_stdin_text():
     result = runner.invoke(app, ["check", "-"], input=BAD)
     assert result.exit_code == 0
-    assert "RED FLAG" in result.stdout and "risk_denial" in result.stdout
+    assert "RED FLAG" in result.stdout and "Risk denial" in result.stdout
 
 
 def test_cli_empty_stdin_is_an_error():

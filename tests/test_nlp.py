@@ -48,13 +48,14 @@ def test_cues_and_negation(extractor, text, label, negated):
 
 def test_condition_groups(extractor):
     claim = _claim(extractor, "We treat autism, COPD, multiple sclerosis and knee arthritis.")
-    groups = {g for label, _t, g in claim.entities if label == "CONDITION"}
+    groups = {e.group for e in claim.entities if e.label == "CONDITION"}
+    assert all(claim.text[e.start:e.end] == e.text for e in claim.entities)
     assert groups == {"neurodevelopmental", "respiratory", "neurological", "musculoskeletal"}
 
 
 def test_short_acronyms_need_capitals(extractor):
     claim = _claim(extractor, "Ed and his wife drove to the ms office.")
-    assert not [e for e in claim.entities if e[0] == "CONDITION"]
+    assert not [e for e in claim.entities if e.label == "CONDITION"]
 
 
 @pytest.mark.parametrize(
@@ -63,15 +64,37 @@ def test_short_acronyms_need_capitals(extractor):
         ("The FDA warned the clinic, which claimed its injections cure Parkinson's.", "reported"),
         ('Regulators said the ads promised "a cure for autism".', "reported"),
         ("Stem cells may help some patients with knee pain.", "hedged"),
+        ("According to the lawsuit, the clinic promised a cure for autism.", "reported"),
+        ("The clinic advertised its injections as FDA approved.", "reported"),
+        ("Prosecutors said the company falsely told patients there were no side effects.", "reported"),
+        ("Its website touts the cells as a cure for arthritis.", "reported"),
     ],
 )
 def test_context_flags(extractor, text, flag):
-    assert getattr(_claim(extractor, text), flag)
+    claim = _claim(extractor, text)
+    assert getattr(claim, flag)
+    label = {"reported": "reported", "hedged": "hedge"}[flag]
+    words = [e for e in claim.context if e.label == label]
+    assert words and all(claim.text[e.start:e.end] == e.text for e in words)
 
 
-def test_own_claim_is_not_reported(extractor):
-    claim = _claim(extractor, "Our stem cells cure Parkinson's disease.")
-    assert not claim.reported and not claim.hedged
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Our stem cells cure Parkinson's disease.",
+        '"After one injection I was back on the golf course," says Mark, 61.',  # testimony the page offers
+        "Patients tell us their pain is gone within weeks.",
+        "We are FDA registered and follow all FDA guidelines.",
+    ],
+)
+def test_own_voice_is_not_reported(extractor, text):
+    assert not _claim(extractor, text).reported
+
+
+def test_negation_names_the_negating_word(extractor):
+    claim = _claim(extractor, "Our cells are not FDA approved.")
+    neg = [e for e in claim.context if e.label == "negation"]
+    assert neg and neg[0].text == "not"
 
 
 def test_round_trip(nlp, tmp_path):
@@ -79,8 +102,8 @@ def test_round_trip(nlp, tmp_path):
     again = ClaimExtractor(load_nlp(tmp_path / "nlp"))
     text = "Our FDA-approved cells cure autism, COPD and MS. Not FDA approved."
     page = text_to_page(text, "t")
-    a = [(c.text, [(q.label, q.negated) for q in c.cues], c.entities) for c in ClaimExtractor(nlp).extract(page)]
-    b = [(c.text, [(q.label, q.negated) for q in c.cues], c.entities) for c in again.extract(page)]
+    a = [(c.text, c.cues, c.entities, c.context) for c in ClaimExtractor(nlp).extract(page)]
+    b = [(c.text, c.cues, c.entities, c.context) for c in again.extract(page)]
     assert a == b
 
 

@@ -1,15 +1,16 @@
 import json
 
 from detector.output.report import to_html, to_json_line, to_text
-from detector.records import Claim, PageVerdict
+from detector.records import Claim, Evidence, Flag, PageVerdict
 
 PAYLOAD = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 
 def verdict():
-    c = Claim(text=f"Cures everything {PAYLOAD}", start=0, end=10, categories=["efficacy_overclaim"])
+    c = Claim(text=f"Cures everything {PAYLOAD}", start=0, end=10)
     c.scores = {"efficacy_overclaim": 0.91}
-    c.explanation = {"efficacy_overclaim": [f"cue CURE: {PAYLOAD!r}"]}
+    c.flags = [Flag("efficacy_overclaim", 0.91, 0.5, True, [Evidence("cue", PAYLOAD, 0, 5, "CURE"),
+                                                             Evidence("model", "Cures", 0, 5, "words")])]
     return PageVerdict(
         target=f"http://x.example/{PAYLOAD}", risk_score=88, red_flag=True,
         categories={"efficacy_overclaim": 1}, claims=[c], condition_groups=[], products=[], title=PAYLOAD,
@@ -31,4 +32,6 @@ def test_json_round_trips():
 
 def test_text_report_names_verdict_and_reason():
     text = to_text(verdict())
-    assert "RED FLAG" in text and "efficacy_overclaim 0.91" in text and "why efficacy_overclaim" in text
+    assert "RED FLAG" in text and "Efficacy overclaim (made by the page; p=0.91)" in text
+    assert "why efficacy overclaim" in text and "is cure or repair wording" in text
+    assert "efficacy_overclaim" not in text  # codebook names stay in JSON

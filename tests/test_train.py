@@ -5,9 +5,9 @@ import shutil
 
 import pytest
 
+from detector.lab.classifier import ClaimClassifier
 from detector.lab.corpus import corpus_hash
-from detector.lab.train import choose_thresholds, train
-from detector.model.classifier import ClaimClassifier
+from detector.lab.train import TrainConfig, choose_thresholds, train
 
 from .conftest import CORPUS, ROOT
 
@@ -30,14 +30,19 @@ def small_corpus(tmp_path_factory):
     for line in index:
         name = json.loads(line)["file"]
         shutil.copy(CORPUS / "pages" / name, root / "pages" / name)
+    (root / "realistic").mkdir()
+    rows = (CORPUS / "realistic" / "us-clinics.jsonl").read_text().splitlines()[:20]
+    (root / "realistic" / "us-clinics.jsonl").write_text("\n".join(rows) + "\n")
     return root
 
 
 def test_training_is_byte_for_byte_reproducible(small_corpus, tmp_path):
-    a = train(small_corpus, tmp_path / "a", char_ngrams=None)
-    b = train(small_corpus, tmp_path / "b", char_ngrams=None)
-    assert a["sha256"] == b["sha256"] and a["page_model_sha256"] == b["page_model_sha256"]
+    config = TrainConfig(claim_params=(("char_ngrams", None),))
+    a = train(small_corpus, tmp_path / "a", config=config)
+    b = train(small_corpus, tmp_path / "b", config=config)
+    assert a["sha256"] == b["sha256"] and a["files"] == b["files"]
     assert a["corpus_sha256"] == corpus_hash(small_corpus)
+    assert not list((tmp_path / "a").rglob("*.joblib")), "no pickle in a bundle"
 
 
 def test_estimator_rules():

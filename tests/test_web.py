@@ -82,11 +82,12 @@ def test_api_check_text_returns_flagged_claims_with_explanations(client: TestCli
     assert "human verification" in result["note"]
     claim = result["claims"][0]
     assert "approval_misrepresentation" in claim["categories"]
-    why = claim["explanation"]["approval_misrepresentation"]
-    assert any(w.startswith("cue APPROVAL") for w in why) and any(w.startswith("rule: codebook") for w in why)
+    kinds = {e["kind"] for e in claim["evidence"] if e.get("category") == "approval_misrepresentation"}
+    assert {"cue", "rule"} <= kinds
     assert client.get(data["links"]["json"]).json()["risk_score"] == result["risk_score"]
     csv_text = client.get(data["links"]["csv"]).text
     assert csv_text.startswith("url,sentence,kind") and "approval_misrepresentation" in csv_text
+    assert "Approval misrepresentation: " in csv_text and "is approval wording" in csv_text
     html = client.get(data["links"]["html"])
     assert "stemcheck report" in html.text and "attachment" in html.headers["content-disposition"]
 
@@ -123,7 +124,7 @@ def test_site_job_crawls_reports_and_keeps_the_warc(client: TestClient) -> None:
     result = data["result"]
     assert result["red_flag"] and result["pages_analysed"] >= 2
     assert {p["url"] for p in result["pages"]} >= {f"{base}/knees", f"{base}/faq"}
-    assert all(c["explanation"] for c in result["claims"])
+    assert all(c["evidence"] for c in result["claims"])
     warc = client.get(data["links"]["warc"])
     assert warc.status_code == 200 and hashlib.sha256(warc.content).hexdigest() == data["warc_sha256"]
     assert warc.headers["x-content-sha256"] == data["warc_sha256"]

@@ -24,25 +24,49 @@ from sklearn.metrics import cohen_kappa_score
 
 from detector.categories import CATEGORIES, RED_FLAGS
 from detector.lab.corpus import read_jsonl
-from detector.lab.train import overlaps
 from detector.settings import REPO_ROOT
 
 _UNIT = re.compile(r"[^\n]+?(?:[.!?…]+[\"”’')\]]*(?=\s)|$)", re.M)
 
 
+def unit_spans(text: str) -> list[tuple[int, int, str]]:
+    """The page's sentence units as (start, end, text), exact substrings, in order."""
+    out = []
+    for m in _UNIT.finditer(text):
+        raw = m.group(0)
+        stripped = raw.strip()
+        if stripped:
+            start = m.start() + raw.index(stripped)
+            out.append((start, start + len(stripped), stripped))
+    return out
+
+
 def units(text: str) -> list[str]:
-    """The page's sentence units, exact substrings, in order."""
-    return [m.group(0).strip() for m in _UNIT.finditer(text) if len(m.group(0).strip().split()) >= 1]
+    return [u for _s, _e, u in unit_spans(text)]
+
+
+def _spans_of(text: str, sentence: str) -> list[tuple[int, int]]:
+    out, at = [], text.find(sentence)
+    while at >= 0 and sentence:
+        out.append((at, at + len(sentence)))
+        at = text.find(sentence, at + 1)
+    return out
 
 
 def unit_labels(text: str, sentences: Sequence[dict]) -> list[tuple[set[str], bool]]:
-    """Per unit: the categories a reader gave it, and whether the reader marked it reported."""
+    """Per unit: the categories a reader gave it, and whether the reader marked it reported.
+
+    A unit takes a labelled sentence's categories when the sentence (located in the page text) covers at least
+    half of the unit, so a long sentence split into two units labels both, and a heading is never labelled
+    by a sentence elsewhere on the page that happens to contain its words.
+    """
+    located = [(span, s) for s in sentences for span in _spans_of(text, s["text"])]
     out = []
-    for u in units(text):
+    for a, b, _u in unit_spans(text):
         cats: set[str] = set()
         reported = False
-        for s in sentences:
-            if u in s["text"] or s["text"] in u or overlaps(u, s["text"], 0.8):
+        for (sa, sb), s in located:
+            if min(b, sb) - max(a, sa) >= 0.5 * (b - a):
                 cats.update(s["categories"])
                 reported = reported or bool(s.get("reported"))
         out.append((cats, reported))

@@ -23,7 +23,7 @@ from detector.categories import CATEGORIES, DISCLOSURE, RED_FLAGS
 from detector.check import Detector
 from detector.lab.baseline import keyword_labels
 from detector.lab.corpus import PageRecord, load_sentences
-from detector.lab.evaluate import LabelledPage, _baseline_page, _prf, page_metrics
+from detector.lab.evaluate import LabelledPage, _baseline_page, _prf, made_predictions, page_metrics
 
 SENTENCE_META = ["id", "doc", "text", "register", "split", "file", "labels", "reported_categories"]
 MICRO = "micro_red_flags"
@@ -125,16 +125,16 @@ def sentence_scores(detector: Detector, corpus_dir: Path, split: str = "test") -
     """
     frame = load_sentences(corpus_dir)
     part = frame[frame["split"] == split].reset_index(drop=True)
-    clf = detector.bundle.classifier
+    model = detector.bundle.claim_model
     claims = [detector.extractor.single_claim(t) for t in part["text"]]
-    proba = clf.predict_proba(claims) if claims else np.zeros((0, len(CATEGORIES)))
-    pred = (proba >= clf.thresholds_).astype(int)
+    proba = model.predict_proba(claims) if claims else np.zeros((0, len(CATEGORIES)))
+    pred = made_predictions(detector, claims)
     out = part[SENTENCE_META + list(CATEGORIES)].copy()
     for j, cat in enumerate(CATEGORIES):
         out[f"p_{cat}"] = proba[:, j]
         out[f"pred_{cat}"] = pred[:, j]
         out[f"kw_{cat}"] = [int(cat in keyword_labels(t)) for t in part["text"]]
-    out.attrs["thresholds"] = {cat: float(t) for cat, t in zip(CATEGORIES, clf.thresholds_, strict=True)}
+    out.attrs["thresholds"] = {cat: float(t) for cat, t in zip(CATEGORIES, model.thresholds, strict=True)}
     return out
 
 

@@ -118,6 +118,66 @@ def load_pages(corpus_dir: Path) -> list[PageRecord]:
     return pages
 
 
+KINDS = {
+    "clinic", "broker", "seo", "news", "regulator", "academic", "trial", "review", "patient_education",
+    "conventional_clinic", "forum", "other",
+}
+
+
+@dataclass
+class RealisticPage:
+    """A page rewritten sentence by sentence from one real public page, labelled like the real-world sets."""
+
+    id: str
+    source_url: str
+    kind: str
+    red_flag_page: bool
+    text: str
+    sentences: list[dict]
+    rationale: str = ""
+    country: str = ""
+    split: str = "train"
+
+    @property
+    def domain(self) -> str:
+        return source_domain(self.source_url)
+
+
+def source_domain(url: str) -> str:
+    """The registered domain of a source, so every page of one site lands in one split."""
+    from detector.source.url import site_key
+
+    return site_key(url)
+
+
+def load_realistic(corpus_dir: Path) -> list[RealisticPage]:
+    """Pages of ``corpora/realistic/*.jsonl``, split 70/15/15 by source domain (never by page)."""
+    out = []
+    seen: set[str] = set()
+    for path in sorted((corpus_dir / "realistic").glob("*.jsonl")):
+        for n, row in enumerate(read_jsonl(path), 1):
+            try:
+                text = row["text"]
+                sents = []
+                for s in row["sentences"]:
+                    if s["text"] not in text:
+                        raise CorpusError(f"{path}:{n}: sentence is not a substring of the page: {s['text'][:60]!r}")
+                    sents.append({"text": s["text"], "categories": [check_category(c) for c in s["categories"]],
+                                  "reported": bool(s["reported"])})
+                rec = RealisticPage(row["id"], row["source_url"], row["kind"], bool(row["red_flag_page"]), text,
+                                    sents, row.get("rationale", ""), row.get("country", ""))
+            except KeyError as exc:
+                raise CorpusError(f"{path}:{n}: missing field {exc}") from exc
+            if rec.kind not in KINDS:
+                raise CorpusError(f"{path}:{n}: unknown kind {rec.kind!r}")
+            if rec.id in seen:
+                raise CorpusError(f"{path}:{n}: duplicate page id {rec.id}")
+            seen.add(rec.id)
+            rec.split = assign_split("domain:" + rec.domain)
+            out.append(rec)
+    return out
+
+
 def corpus_hash(corpus_dir: Path) -> str:
     """SHA-256 over every labelled file and lexicon, so metadata says exactly what a model was trained on."""
     h = hashlib.sha256()

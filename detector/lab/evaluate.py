@@ -1,7 +1,8 @@
 """Evaluation: corpus test split, corpus pages and the real-world dev set, each beside a keyword baseline.
 
-Sentence matching on pages (documented in the README): a flagged sentence matches a labelled one when
-their shared words cover at least 60% of the shorter sentence's distinct words (``overlaps``).
+Sentence matching on pages (documented in the README): a made red-flag claim matches a labelled sentence
+when their shared words cover at least 60% of the shorter sentence's distinct words (``overlaps``) and they
+share a red-flag category; reported sentences are not counted.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from detector.lab.baseline import keyword_labels
 from detector.lab.corpus import load_pages, load_sentences, read_jsonl
 from detector.lab.train import overlaps
 from detector.records import Page
+from detector.scoring.claims import flag_claims
 
 
 @dataclass
@@ -32,6 +34,7 @@ class LabelledPage:
     page: Page
     red_flag: bool
     sentences: list[dict]
+    kind: str = ""
 
 
 def _prf(y: np.ndarray, pred: np.ndarray) -> dict:
@@ -46,13 +49,29 @@ def _prf(y: np.ndarray, pred: np.ndarray) -> dict:
     return out
 
 
+@dataclass
+class _Scores:
+    proba: np.ndarray
+
+    def evidence(self, i: int, category: str) -> list:
+        return []
+
+
+def made_predictions(detector: Detector, claims: list) -> np.ndarray:
+    """(claims x categories) 0/1: what the pipeline flags as made by the page (reported red flags are not)."""
+    model = detector.bundle.claim_model
+    proba = model.predict_proba(claims) if claims else np.zeros((0, len(CATEGORIES)))
+    flag_claims(claims, _Scores(proba), model.thresholds, detector.bundle.rules)
+    return np.array([[int(c in claim.categories) for c in CATEGORIES] for claim in claims]).reshape(-1, len(CATEGORIES))
+
+
 def sentence_metrics(detector: Detector, corpus_dir: Path, split: str = "test") -> dict:
-    """Per-category P/R/F1 on one split of the sentence corpus, model and keyword baseline."""
+    """Per-category P/R/F1 of made claims on one split of the sentence corpus, model and keyword baseline."""
     frame = load_sentences(corpus_dir)
     part = frame[frame["split"] == split]
     claims = [detector.extractor.single_claim(t) for t in part["text"]]
     y = part[list(CATEGORIES)].to_numpy(dtype=int)
-    pred = detector.bundle.classifier.predict(claims)
+    pred = made_predictions(detector, claims)
     base = np.array([[int(c in keyword_labels(t)) for c in CATEGORIES] for t in part["text"]])
     return {"rows": len(part), "model": _prf(y, pred), "keyword_baseline": _prf(y, base)}
 
@@ -62,7 +81,7 @@ def corpus_eval_pages(corpus_dir: Path, splits: tuple[str, ...] = ("test",)) -> 
     for rec in load_pages(corpus_dir):
         if rec.split in splits:
             page = html_to_page(rec.path.read_text(encoding="utf-8"), rec.id)
-            out.append(LabelledPage(rec.id, page, rec.red_flag_page, rec.sentences))
+            out.append(LabelledPage(rec.id, page, rec.red_flag_page, rec.sentences, rec.kind))
     return out
 
 
@@ -71,7 +90,8 @@ def realworld_pages(path: Path) -> list[LabelledPage]:
     for n, row in enumerate(read_jsonl(path), 1):
         try:
             page = text_to_page(row["text"], row["id"])
-            out.append(LabelledPage(row["id"], page, bool(row["red_flag_page"]), row.get("sentences", [])))
+            out.append(LabelledPage(row["id"], page, bool(row["red_flag_page"]), row.get("sentences", []),
+                                    str(row.get("kind", ""))))
         except KeyError as exc:
             raise CorpusError(f"{path}: row {n}: missing field {exc}") from exc
     return out
@@ -87,52 +107,88 @@ def _baseline_page(page: Page) -> tuple[float, list[str]]:
     return len(cats) / len(RED_FLAGS), flagged
 
 
-def page_metrics(detector: Detector, pages: list[LabelledPage], keep_errors: int = 0) -> dict:
-    """Page ROC-AUC/AP and sentence-level red-flag precision/recall, model beside keyword baseline."""
-    y, scores, base_scores = [], [], []
-    tp_pred = n_pred = tp_gold = n_gold = 0
-    b_tp_pred = b_n_pred = b_tp_gold = 0
+def sentence_match(pred: list[tuple[str, set[str]]], gold: list[tuple[str, set[str]]]) -> tuple[int, int]:
+    """(predicted sentences that are right, gold sentences found): a match overlaps (``overlaps``) and shares
+    a red-flag category."""
+    right = sum(1 for p, pc in pred if any(overlaps(p, g) and pc & gc for g, gc in gold))
+    found = sum(1 for g, gc in gold if any(overlaps(p, g) and pc & gc for p, pc in pred))
+    return right, found
+
+
+NEWSY = ("news", "regulator", "academic", "trial")
+
+
+def page_metrics(detector: Detector, pages: list[LabelledPage], keep_errors: int = 0, n_boot: int = 0) -> dict:
+    """Page ROC-AUC/AP, verdict P/R and sentence P/R of made red-flag claims, model beside keyword baseline.
+
+    With n_boot, 95% bootstrap intervals over pages are added for page AUC and sentence precision/recall.
+    Sentence precision is also given for news, regulator, academic and trial pages alone, where made claims
+    are rare and reported ones common.
+    """
+    red = set(RED_FLAGS)
+    rows = []
     errors = []
     for lp in pages:
         verdict = detector.check_page(lp.page)
-        y.append(int(lp.red_flag))
-        scores.append(verdict.risk_score)
-        gold = [s["text"] for s in lp.sentences if not s.get("reported") and set(s["categories"]) & set(RED_FLAGS)]
-        pred = [c.text for c in verdict.claims if set(c.categories) & set(RED_FLAGS)]
-        bscore, bpred = _baseline_page(lp.page)
-        base_scores.append(bscore)
-        n_gold += len(gold)
-        n_pred += len(pred)
-        b_n_pred += len(bpred)
-        hits = [p for p in pred if any(overlaps(p, g) for g in gold)]
-        tp_pred += len(hits)
-        tp_gold += sum(1 for g in gold if any(overlaps(p, g) for p in pred))
-        b_tp_pred += sum(1 for p in bpred if any(overlaps(p, g) for g in gold))
-        b_tp_gold += sum(1 for g in gold if any(overlaps(p, g) for p in bpred))
+        gold = [(s["text"], set(s["categories"]) & red) for s in lp.sentences
+                if not s.get("reported") and set(s["categories"]) & red]
+        pred = [(c.text, set(c.made_red_flags)) for c in verdict.claims if c.made_red_flags]
+        right, found = sentence_match(pred, gold)
+        bscore, bpred_texts = _baseline_page(lp.page)
+        bpred = [(t, set(keyword_labels(t)) & red) for t in bpred_texts]
+        b_right, b_found = sentence_match(bpred, gold)
+        rows.append((int(lp.red_flag), verdict.risk_score, int(verdict.red_flag), right, len(pred), found, len(gold),
+                     bscore, b_right, len(bpred), b_found, getattr(lp, "kind", "") in NEWSY))
         if keep_errors:
+            hits = {p for p, pc in pred if any(overlaps(p, g) and pc & gc for g, gc in gold)}
             errors.append({
                 "id": lp.id, "gold": lp.red_flag, "score": verdict.risk_score,
-                "false_positives": [p for p in pred if p not in hits],
-                "missed": [g for g in gold if not any(overlaps(p, g) for p in pred)],
+                "false_positives": [p for p, _ in pred if p not in hits],
+                "missed": [g for g, gc in gold if not any(overlaps(p, g) and pc & gc for p, pc in pred)],
             })
-    ya = np.asarray(y)
-    two = len(set(y)) == 2
+    a = np.array(rows, dtype=float).reshape(-1, 12)
+    y, score, verdict_red = a[:, 0], a[:, 1], a[:, 2]
+    two = len(set(y.tolist())) == 2
+
+    def summary(idx: np.ndarray) -> dict:
+        t = a[idx]
+        yy = t[:, 0]
+        ok = len(set(yy.tolist())) == 2
+        return {
+            "roc_auc": float(roc_auc_score(yy, t[:, 1])) if ok else float("nan"),
+            "sentence_precision": t[:, 3].sum() / max(1, t[:, 4].sum()),
+            "sentence_recall": t[:, 5].sum() / max(1, t[:, 6].sum()),
+        }
+
+    tp = int(((verdict_red == 1) & (y == 1)).sum())
+    newsy = a[a[:, 11] == 1]
     result = {
-        "pages": len(pages), "red_flag_pages": int(ya.sum()),
+        "pages": len(pages), "red_flag_pages": int(y.sum()),
         "model": {
-            "roc_auc": round(float(roc_auc_score(ya, scores)), 3) if two else None,
-            "average_precision": round(float(average_precision_score(ya, scores)), 3) if two else None,
-            "sentence_precision": round(tp_pred / max(1, n_pred), 3),
-            "sentence_recall": round(tp_gold / max(1, n_gold), 3),
-            "flagged_sentences": n_pred, "gold_sentences": n_gold,
+            "roc_auc": round(float(roc_auc_score(y, score)), 3) if two else None,
+            "average_precision": round(float(average_precision_score(y, score)), 3) if two else None,
+            "verdict_precision": round(tp / max(1, int(verdict_red.sum())), 3),
+            "verdict_recall": round(tp / max(1, int(y.sum())), 3),
+            "sentence_precision": round(a[:, 3].sum() / max(1, a[:, 4].sum()), 3),
+            "sentence_recall": round(a[:, 5].sum() / max(1, a[:, 6].sum()), 3),
+            "flagged_sentences": int(a[:, 4].sum()), "gold_sentences": int(a[:, 6].sum()),
+            "newsy_pages": len(newsy), "newsy_flagged_sentences": int(newsy[:, 4].sum()),
+            "newsy_sentence_precision": round(newsy[:, 3].sum() / max(1, newsy[:, 4].sum()), 3),
         },
         "keyword_baseline": {
-            "roc_auc": round(float(roc_auc_score(ya, base_scores)), 3) if two else None,
-            "average_precision": round(float(average_precision_score(ya, base_scores)), 3) if two else None,
-            "sentence_precision": round(b_tp_pred / max(1, b_n_pred), 3),
-            "sentence_recall": round(b_tp_gold / max(1, n_gold), 3),
+            "roc_auc": round(float(roc_auc_score(y, a[:, 7])), 3) if two else None,
+            "average_precision": round(float(average_precision_score(y, a[:, 7])), 3) if two else None,
+            "sentence_precision": round(a[:, 8].sum() / max(1, a[:, 9].sum()), 3),
+            "sentence_recall": round(a[:, 10].sum() / max(1, a[:, 6].sum()), 3),
         },
     }
+    if n_boot:
+        rng = np.random.default_rng(0)
+        draws = [summary(rng.integers(0, len(a), len(a))) for _ in range(n_boot)]
+        result["model"]["intervals"] = {
+            k: [round(float(np.nanquantile([d[k] for d in draws], q)), 3) for q in (0.025, 0.975)]
+            for k in ("roc_auc", "sentence_precision", "sentence_recall")
+        }
     if keep_errors:
         errors.sort(key=lambda e: -abs(e["score"] / 100 - e["gold"]))
         result["worst_pages"] = errors[:keep_errors]
@@ -150,7 +206,7 @@ def evaluate(
     metrics["corpus_pages"] = page_metrics(detector, corpus_eval_pages(corpus_dir))
     if realworld is not None and realworld.is_file():
         say(f"real-world dev set {realworld}")
-        metrics["realworld_dev"] = page_metrics(detector, realworld_pages(realworld))
+        metrics["realworld_dev"] = page_metrics(detector, realworld_pages(realworld), n_boot=1000)
         metrics["realworld_dev"]["sha256"] = sha256_file(realworld)
     metrics["model_sha256"] = detector.bundle.sha256
     return metrics

@@ -30,16 +30,31 @@ _OUTCOME = re.compile(
 
 
 def claim_features(claim: Claim) -> dict[str, float]:
-    """A sparse dict of named features; names are stable so explanations can quote them."""
+    """A sparse dict of named features; names are stable so the model card can quote them.
+
+    A linear model cannot learn that "approved" means one thing after "our" and another after "not";
+    conjunctions of each cue with the sentence's voice and context give it those interactions directly.
+    """
     f: dict[str, float] = {}
+    own = bool(_CLINIC.search(claim.text) or _YOU.search(claim.text))
     for cue in claim.cues:
         key = f"cue={cue.label}" + (":negated" if cue.negated else "")
         f[key] = 1.0
+        if cue.negated:
+            continue
+        if claim.reported:
+            f[f"cue={cue.label}+reported"] = 1.0
+        elif claim.hedged:
+            f[f"cue={cue.label}+hedged"] = 1.0
+        elif own:
+            f[f"cue={cue.label}+own_voice"] = 1.0
+        else:
+            f[f"cue={cue.label}+plain"] = 1.0
     groups = set()
-    for label, _text, group in claim.entities:
-        f[f"entity={label}"] = 1.0
-        if label == "CONDITION":
-            groups.add(group)
+    for ent in claim.entities:
+        f[f"entity={ent.label}"] = 1.0
+        if ent.label == "CONDITION":
+            groups.add(ent.group)
     if groups:
         f["condition_groups"] = min(len(groups), 5) / 5.0
         if len(groups) >= 3:

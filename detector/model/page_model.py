@@ -1,58 +1,62 @@
-"""Page model: a logistic regression over named page features (detector.scoring.page.page_features).
+"""The runtime page model: a logistic model over named page features, monotone in red-flag evidence.
 
-Few, named inputs keep the page score explainable: each verdict lists the features that moved it most.
+Weights are fitted in the lab (detector/lab/page_fit.py) with sign constraints: every feature of red-flag
+evidence has a non-negative weight, every mitigating feature a non-positive one, so more or stronger
+red-flag evidence can never lower a page's score. Loaded from plain JSON; the contributions stay in the
+verdict's JSON for experts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from dataclasses import dataclass
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.feature_extraction import DictVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
+
+from detector.errors import ModelError
 
 
-class PageModel(ClassifierMixin, BaseEstimator):
-    """P(red-flag page | page features)."""
+@dataclass
+class PageModel:
+    names: list[str]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    temperature: float = 1.0  # risk = sigmoid(logit / temperature): spreads scores without moving the 50 line
 
-    def __init__(self, C: float = 0.5) -> None:
-        self.C = C
+    @classmethod
+    def from_dict(cls, data: dict) -> PageModel:
+        try:
+            names = [str(n) for n in data["names"]]
+            arrays = [np.asarray(data[k], dtype=np.float64) for k in ("mean", "scale", "coef")]
+            model = cls(names, *arrays, float(data["intercept"]), float(data.get("temperature", 1.0)))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"page model: malformed ({exc})") from exc
+        if not all(len(a) == len(names) for a in arrays) or model.temperature <= 0:
+            raise ModelError("page model: arrays do not match its feature names")
+        return model
 
-    def fit(self, X: Sequence[dict[str, float]], y: Sequence[int]) -> PageModel:
-        self.vec_ = DictVectorizer(sparse=False).fit(X)
-        M = self.vec_.transform(X)
-        self.scaler_ = StandardScaler().fit(M)
-        self.lr_ = LogisticRegression(C=self.C, class_weight="balanced", max_iter=5000)
-        self.lr_.fit(self.scaler_.transform(M), np.asarray(y, dtype=int))
-        self.classes_ = self.lr_.classes_
-        # Plain arrays for scoring one page at a time: sklearn's per-call checks cost more than the math.
-        self.names_ = [str(n) for n in self.vec_.get_feature_names_out()]
-        self.mean_ = self.scaler_.mean_
-        self.scale_ = self.scaler_.scale_
-        self.coef_ = self.lr_.coef_[0]
-        self.intercept_ = float(self.lr_.intercept_[0])
-        return self
+    def to_dict(self) -> dict:
+        return {"names": self.names, "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+                "coef": self.coef.tolist(), "intercept": self.intercept, "temperature": self.temperature}
 
-    def _z(self, x: dict[str, float]) -> np.ndarray:
-        return (np.array([x.get(n, 0.0) for n in self.names_]) - self.mean_) / self.scale_
+    def _z(self, feats: dict[str, float]) -> np.ndarray:
+        return (np.array([feats.get(n, 0.0) for n in self.names]) - self.mean) / self.scale
 
-    def predict_proba(self, X: Sequence[dict[str, float]]) -> np.ndarray:
-        """Probability of the red-flag class, one value per page."""
-        logits = np.array([self._z(x) @ self.coef_ for x in X]) + self.intercept_
-        return 1.0 / (1.0 + np.exp(-logits))
+    def logit(self, feats: dict[str, float]) -> float:
+        return float(self._z(feats) @ self.coef) + self.intercept
 
-    def predict(self, X: Sequence[dict[str, float]]) -> np.ndarray:
-        return (self.predict_proba(X) >= 0.5).astype(int)
+    def probability(self, feats: dict[str, float]) -> float:
+        return 1.0 / (1.0 + math.exp(-self.logit(feats)))
 
-    def contributions(self, x: dict[str, float]) -> list[tuple[str, float]]:
-        """Features of one page ordered by how much they moved its log-odds, largest first."""
-        z = self._z(x) * self.coef_
+    def risk(self, feats: dict[str, float]) -> float:
+        """The 0-100 risk score before rounding."""
+        z = max(-60.0, min(60.0, self.logit(feats) / self.temperature))
+        return 100.0 / (1.0 + math.exp(-z))
+
+    def contributions(self, feats: dict[str, float]) -> dict[str, float]:
+        """Each feature's push on the log-odds against the average training page, largest first."""
+        z = self._z(feats) * self.coef
         order = np.argsort(-np.abs(z))
-        return [(self.names_[i], float(z[i])) for i in order if abs(z[i]) > 0.05]
-
-    def weights(self) -> dict[str, float]:
-        """Standardised coefficients, for the model card."""
-        names = self.vec_.get_feature_names_out()
-        return {str(n): round(float(w), 3) for n, w in zip(names, self.lr_.coef_[0], strict=True)}
+        return {self.names[i]: round(float(z[i]), 3) for i in order if abs(z[i]) >= 0.01}

@@ -40,6 +40,8 @@ _BULLET_HASHES = _hashes(_BULLETS)
 for _name in ("claim_negated", "claim_hedged", "claim_reported"):
     if not Span.has_extension(_name):
         Span.set_extension(_name, default=False)
+if not Span.has_extension("claim_context"):
+    Span.set_extension("claim_context", default=None)
 
 
 @Language.factory("stemcheck_sentencizer", default_config={"max_tokens": 80})
@@ -144,10 +146,13 @@ def make_context(nlp: Language, name: str, terms: dict, window: int) -> ContextM
 
 
 class ContextMarker:
-    """Marks cues as negated and claims as hedged or reported speech (negspacy-style, term lists as data).
+    """Marks cues as negated and claims as hedged or reported speech, and keeps the words that decided it.
 
-    Written here rather than taken from negspacy because we need three contexts, not one, and the
-    reported-speech rule needs a speaker (regulator, reporter, 'the clinic') as well as a verb.
+    negspacy-style term lists as data, but three contexts instead of one. A claim is reported (the page
+    quotes or describes it rather than making it) when it carries an attribution phrase ("according to",
+    "advertised as", "falsely"), or a reporting verb with a third-party speaker ("the FDA warned", "the
+    clinic claims") or with quotation marks around words that are not first-person testimony. Each
+    decision is recorded in `span._.claim_context` as (kind, start_char, end_char) over the doc text.
     """
 
     def __init__(self, terms: dict | None = None, window: int = 5) -> None:
@@ -159,16 +164,22 @@ class ContextMarker:
         self._neg_h = _hashes(self.terms.get("negation", []))
         self._hedge_h = _hashes(self.terms.get("hedge", []))
         self._verbs_h = _hashes(self.terms.get("reported_verbs", []))
-        self._quotes_h = _hashes(['"', "“", "”"])
+        self._quotes_h = _hashes(['"', "“", "”", "'", "‘", "’"])
+        self._first_h = _hashes(["i", "my", "me", "i'm", "i've", "we", "our", "us"])
         self._subjects = [s.split() for s in self.terms.get("reported_subjects", [])]
+        phrases = sorted(self.terms.get("attribution", []), key=len, reverse=True)
+        self._attribution = (
+            re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(p) for p in phrases) + r")(?![\w-])", re.I)
+            if phrases else None
+        )
 
-    def _has_subject(self, words: list[str]) -> bool:
+    def _subject(self, words: list[str]) -> tuple[int, int] | None:
         for subj in self._subjects:
             n = len(subj)
             for i in range(len(words) - n + 1):
                 if words[i : i + n] == subj:
-                    return True
-        return False
+                    return i, i + n
+        return None
 
     def __call__(self, doc: Doc) -> Doc:
         cues = sorted(doc.spans.get(CUES_KEY, []), key=lambda c: c.start)
@@ -178,23 +189,66 @@ class ContextMarker:
         verbs = numpy.isin(lowers, self._verbs_h)
         quotes = numpy.isin(lowers, self._quotes_h)
         negs = numpy.isin(lowers, self._neg_h)
+        first = numpy.isin(lowers, self._first_h)
+        text = doc_text(doc)
+        attributions = [(m.start(), m.end()) for m in self._attribution.finditer(text)] if self._attribution else []
+        attr_starts = [a for a, _ in attributions]
         for claim in doc.spans.get(CLAIMS_KEY, []):
             a, b = claim.start, claim.end
-            claim._.claim_hedged = bool(hedged[a:b].any())
-            if verbs[a:b].any():
-                words = [t.lower_ for t in claim]
-                claim._.claim_reported = bool(quotes[a:b].any()) or self._has_subject(words)
-            else:
-                claim._.claim_reported = False
+            context: list[tuple[str, int, int]] = []
+            hedge_at = numpy.flatnonzero(hedged[a:b])
+            if len(hedge_at):
+                tok = doc[a + int(hedge_at[0])]
+                context.append(("hedge", tok.idx, tok.idx + len(tok.text)))
+            claim._.claim_hedged = bool(len(hedge_at))
+            inside = [cues[k] for k in range(bisect.bisect_left(starts, a), bisect.bisect_left(starts, b))
+                      if cues[k].end <= b]
+            reported = self._reported(doc, claim, verbs, quotes, first, attributions, attr_starts, inside)
+            context.extend(reported)
+            claim._.claim_reported = bool(reported)
             negated = False
             for k in range(bisect.bisect_left(starts, a), bisect.bisect_left(starts, b)):
                 cue = cues[k]
                 if cue.end <= b:
                     lo = max(a, cue.start - self.window)
-                    cue._.claim_negated = bool(negs[lo : cue.start].any())
+                    hit = numpy.flatnonzero(negs[lo : cue.start])
+                    cue._.claim_negated = bool(len(hit))
+                    if len(hit):
+                        tok = doc[lo + int(hit[-1])]
+                        context.append(("negation", tok.idx, tok.idx + len(tok.text)))
                     negated = negated or cue._.claim_negated
             claim._.claim_negated = negated
+            claim._.claim_context = context
         return doc
+
+    def _reported(self, doc: Doc, claim: Span, verbs, quotes, first, attributions, attr_starts,  # noqa: ANN001
+                  cues: list[Span]) -> list[tuple[str, int, int]]:
+        """The (kind, start, end) triggers that make a claim reported speech; empty when it is the page's own."""
+        a, b = claim.start, claim.end
+        lo_char, hi_char = claim.start_char, claim.end_char
+        i = bisect.bisect_left(attr_starts, lo_char)
+        if i < len(attributions) and attributions[i][1] <= hi_char:
+            return [("reported", *attributions[i])]
+        for cue in cues:  # scare quotes: a claim word the page holds at arm's length ("cure", 'miracle')
+            if a < cue.start and cue.end < b and quotes[cue.start - 1] and quotes[cue.end] and cue.end - cue.start <= 3:
+                return [("reported", doc[cue.start - 1].idx, doc[cue.end].idx + 1)]
+        verb_at = numpy.flatnonzero(verbs[a:b])
+        if not len(verb_at):
+            return []
+        verb = doc[a + int(verb_at[0])]
+        found = [("reported", verb.idx, verb.idx + len(verb.text))]
+        words = [t.lower_ for t in claim]
+        subject = self._subject(words)
+        if subject is not None:
+            s0, s1 = doc[a + subject[0]], doc[a + subject[1] - 1]
+            return [("reported", s0.idx, s1.idx + len(s1.text)), *found]
+        quote_at = numpy.flatnonzero(quotes[a:b])
+        if len(quote_at):
+            inside = first[a + int(quote_at[0]) : a + int(quote_at[-1]) + 1] if len(quote_at) > 1 else first[a:b]
+            if not inside.any():  # quoted first-person words are testimony, which the page may be offering
+                q = doc[a + int(quote_at[0])]
+                return [("reported", q.idx, q.idx + len(q.text)), *found]
+        return []
 
     def to_disk(self, path, exclude=()) -> None:  # noqa: ANN001
         Path(path).mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from spacy.language import Language
 from detector.errors import ModelError
 from detector.nlp import components  # noqa: F401 - registers our factories before any load
 from detector.nlp.components import CLAIMS_KEY, CUES_KEY, TEXT_KEY, doc_text
-from detector.records import Claim, Cue, Page
+from detector.records import Claim, Cue, Entity, Evidence, Page
 from detector.settings import NlpSettings
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class ClaimExtractor:
         self.nlp = nlp
         self.settings = settings or NlpSettings()
 
-    def _chunks(self, page: Page) -> Iterable[tuple[int, str, list[int], list[str]]]:
+    def _chunks(self, page: Page) -> Iterable[tuple[int, str, list[int], list[str], int]]:
         # Blocks are grouped into docs well under nlp.max_length (E088) and re-based to page offsets.
         limit = min(self.settings.chunk_chars, self.nlp.max_length - 1)
         offset = 0
@@ -67,20 +67,21 @@ class ClaimExtractor:
         starts: list[int] = []
         roles: list[str] = []
         chunk_start = 0
+        first_block = 0
         size = 0
-        for block in page.blocks:
+        for n, block in enumerate(page.blocks):
             text = block.text[:limit]
             if parts and size + len(text) + 2 > limit:
-                yield chunk_start, "\n\n".join(parts), starts, roles
+                yield chunk_start, "\n\n".join(parts), starts, roles, first_block
                 parts, starts, roles, size = [], [], [], 0
-                chunk_start = offset
+                chunk_start, first_block = offset, n
             starts.append(size)
             roles.append(block.role)
             parts.append(text)
             size += len(text) + 2
             offset += len(block.text) + 2
         if parts:
-            yield chunk_start, "\n\n".join(parts), starts, roles
+            yield chunk_start, "\n\n".join(parts), starts, roles, first_block
 
     def _doc(self, text: str):  # noqa: ANN202
         doc = self.nlp.make_doc(text)
@@ -90,9 +91,9 @@ class ClaimExtractor:
     def extract(self, page: Page) -> list[Claim]:
         chunks = list(self._chunks(page))
         claims: list[Claim] = []
-        docs = self.nlp.pipe(self._doc(text) for _, text, _, _ in chunks)
-        for (base, _, starts, roles), doc in zip(chunks, docs, strict=True):
-            claims.extend(self._claims(doc, base, starts, roles))
+        docs = self.nlp.pipe(self._doc(text) for _, text, _, _, _ in chunks)
+        for (base, _, starts, roles, first_block), doc in zip(chunks, docs, strict=True):
+            claims.extend(self._claims(doc, base, starts, roles, first_block))
         return claims
 
     def single_claim(self, text: str, role: str = "text") -> Claim:
@@ -101,14 +102,18 @@ class ClaimExtractor:
         parts = self._claims(doc, 0, [0], [role])
         claim = Claim(text=text, start=0, end=len(text), block_role=role)
         for part in parts:
-            claim.cues += part.cues
-            claim.entities += part.entities
+            shift = part.start  # parts carry offsets into their own text; re-base them onto the row
+            claim.cues += [Cue(c.label, c.text, c.negated, _add(c.start, shift), _add(c.end, shift)) for c in part.cues]
+            claim.entities += [Entity(e.label, e.text, e.group, _add(e.start, shift), _add(e.end, shift))
+                               for e in part.entities]
+            claim.context += [Evidence(e.kind, e.text, _add(e.start, shift), _add(e.end, shift), e.label)
+                              for e in part.context]
             claim.negated |= part.negated
             claim.hedged |= part.hedged
             claim.reported |= part.reported
         return claim
 
-    def _claims(self, doc, base: int, starts: list[int], roles: list[str]) -> list[Claim]:  # noqa: ANN001
+    def _claims(self, doc, base: int, starts: list[int], roles: list[str], first_block: int = 0) -> list[Claim]:  # noqa: ANN001
         # Cues and entities are swept in token order beside the claims: linear, not claims x cues.
         cues = sorted(doc.spans.get(CUES_KEY, []), key=lambda c: c.start)
         cue_starts = [c.start for c in cues]
@@ -117,21 +122,32 @@ class ClaimExtractor:
         text = doc_text(doc)
         out = []
         for span in doc.spans[CLAIMS_KEY]:
-            idx = bisect.bisect_right(starts, span.start_char) - 1
+            idx = max(bisect.bisect_right(starts, span.start_char) - 1, 0)
+            a = span.start_char
             claim = Claim(
-                text=text[span.start_char : span.end_char],
-                start=base + span.start_char,
+                text=text[a : span.end_char],
+                start=base + a,
                 end=base + span.end_char,
-                block_role=roles[max(idx, 0)],
+                block=first_block + idx,
+                block_role=roles[idx],
                 negated=span._.claim_negated,
                 hedged=span._.claim_hedged,
                 reported=span._.claim_reported,
             )
             lo, hi = bisect.bisect_left(cue_starts, span.start), bisect.bisect_left(cue_starts, span.end)
             claim.cues = [
-                Cue(label=c.label_, text=c.text, negated=c._.claim_negated) for c in cues[lo:hi] if c.end <= span.end
+                Cue(label=c.label_, text=c.text, negated=c._.claim_negated, start=c.start_char - a,
+                    end=c.end_char - a)
+                for c in cues[lo:hi] if c.end <= span.end
             ]
             lo, hi = bisect.bisect_left(ent_starts, span.start), bisect.bisect_left(ent_starts, span.end)
-            claim.entities = [(e.label_, e.text, e.ent_id_) for e in ents[lo:hi] if e.end <= span.end]
+            claim.entities = [Entity(e.label_, e.text, e.ent_id_, e.start_char - a, e.end_char - a)
+                              for e in ents[lo:hi] if e.end <= span.end]
+            claim.context = [Evidence("context", text[s:e], s - a, e - a, label=kind)
+                             for kind, s, e in (span._.claim_context or ())]
             out.append(claim)
         return out
+
+
+def _add(value: int | None, shift: int) -> int | None:
+    return None if value is None else value + shift

@@ -8,7 +8,8 @@ from __future__ import annotations
 import html
 import json
 
-from detector.categories import DESCRIPTIONS, DISCLOSURE, RED_FLAGS
+from detector.categories import DESCRIPTIONS, DISCLOSURE, NAMES, SEVERITY
+from detector.output.explain import claim_summary, flag_line, flag_reasons
 from detector.records import Claim, PageVerdict, SiteReport
 from detector.scoring.label import css_class, verdict_label
 
@@ -33,23 +34,29 @@ def error_json_line(target: str, message: str) -> str:
     return _dumps({"target": target, "error": message})
 
 
-def _cats(c: Claim) -> str:
-    own = ", ".join(f"{cat} {c.scores.get(cat, 0):.2f}" for cat in c.categories)
-    rep = ", ".join(f"{cat} (reported or context: not counted as made)" for cat in c.reported_categories)
-    return "; ".join(x for x in (own, rep) if x)
-
-
 def _summary_lines(categories: dict[str, int], groups: list[str], products: list[str], label: str) -> list[str]:
     """The category counts, condition groups and products lines shared by page and site reports."""
     lines = []
-    counted = {k: n for k, n in categories.items() if n}
-    if counted:
-        lines.append(f"  {label}: " + ", ".join(f"{k}={n}" for k, n in counted.items()))
+    red = [f"{NAMES[k]} {categories[k]}" for k in SEVERITY if categories.get(k)]
+    if red:
+        lines.append(f"  {label}: " + ", ".join(red))
+    if categories.get(DISCLOSURE):
+        lines.append(f"  honest disclosures: {categories[DISCLOSURE]}")
     if groups:
-        lines.append("  condition groups: " + ", ".join(groups))
+        lines.append("  condition groups: " + ", ".join(g.replace("_", " ") for g in groups))
     if products:
         lines.append("  products: " + ", ".join(products[:10]))
     return lines
+
+
+def sections(v: PageVerdict) -> list[tuple[str, list[Claim]]]:
+    """A page's flagged claims in the order a reader needs them: made red flags by severity, disclosures,
+    then claims the page reports or quotes (context, not counted)."""
+    made = v.made_claims
+    disclosures = [c for c in v.flagged if c not in made and DISCLOSURE in c.categories]
+    reported = [c for c in v.flagged if c not in made and c not in disclosures]
+    return [("red-flag claims made by the page", made), ("honest disclosures", disclosures),
+            ("claims reported or quoted (context, not counted)", reported)]
 
 
 def to_text(v: PageVerdict, max_claims: int = 25) -> str:
@@ -57,24 +64,22 @@ def to_text(v: PageVerdict, max_claims: int = 25) -> str:
     lines = [f"{v.target}", f"  verdict: {verdict_label(v)}   risk score: {v.risk_score}/100"]
     if v.title:
         lines.append(f"  title: {v.title}")
-    lines += _summary_lines(v.categories, v.condition_groups, v.products, "categories")
+    lines += _summary_lines(v.categories, v.condition_groups, v.products, "red-flag claims")
     for r in v.reasons:
         lines.append(f"  - {r}")
-    flagged = sorted(v.flagged, key=lambda c: -max([c.scores.get(k, 0) for k in c.categories] or [0]))
-    red = [c for c in flagged if set(c.categories) & set(RED_FLAGS)]
-    other = [c for c in flagged if c not in red]
-    for title, group in (("red-flag claims", red), ("disclosures and reported claims", other)):
+    for title, group in sections(v):
         if not group:
             continue
         lines.append(f"  {title}:")
         for c in group[:max_claims]:
             lines.append(f"    * \"{c.text}\"")
-            lines.append(f"      [{_cats(c)}]")
-            for cat, why in c.explanation.items():
-                lines.append(f"      why {cat}: " + "; ".join(why[:5] + why[-1:] if len(why) > 5 else why))
+            lines.append(f"      {claim_summary(c)}")
+            for flag in c.flags:
+                if flag.made or title.startswith("claims reported"):
+                    lines.append(f"      why {NAMES[flag.category].lower()}: " + "; ".join(flag_reasons(flag)))
         if len(group) > max_claims:
             lines.append(f"    ... and {len(group) - max_claims} more (use --format json for all)")
-    if not flagged:
+    if not v.flagged:
         lines.append(f"  no flagged sentences among {len(v.claims)} assessed")
     return "\n".join(lines)
 
@@ -120,15 +125,18 @@ def to_html(
         out.append(f"<p>Verdict: <span class='{cls}'>{_e(verdict_label(v))}</span>, risk score {v.risk_score}/100</p>")
         if v.reasons:
             out.append("<ul>" + "".join(f"<li>{_e(r)}</li>" for r in v.reasons) + "</ul>")
-        for c in v.flagged:
-            kind = "flag" if set(c.categories) & set(RED_FLAGS) else "rep" if c.reported_categories else "disc"
-            out.append(f"<p><mark class='{kind}'>{_e(c.text)}</mark></p><div class='why'>")
-            for cat in c.categories + c.reported_categories:
-                desc = DESCRIPTIONS.get(cat, "")
-                extra = " (reported or context: not counted as made)" if cat in c.reported_categories else ""
-                why = "; ".join(c.explanation.get(cat, []))
-                out.append(f"<div><b>{_e(cat)}</b>{_e(extra)}: {_e(desc)}. <i>{_e(why)}</i></div>")
-            out.append("</div>")
+        for title, group in sections(v):
+            if not group:
+                continue
+            kind = "flag" if title.startswith("red-flag") else "disc" if title.startswith("honest") else "rep"
+            out.append(f"<h3>{_e(title[0].upper() + title[1:])}</h3>")
+            for c in group:
+                out.append(f"<p><mark class='{kind}'>{_e(c.text)}</mark></p><div class='why'>")
+                for flag in c.flags:
+                    why = "; ".join(flag_reasons(flag))
+                    out.append(f"<div><b>{_e(flag_line(flag))}</b>: {_e(DESCRIPTIONS.get(flag.category, ''))}. "
+                               f"<i>{_e(why)}</i></div>")
+                out.append("</div>")
         out.append("</div>")
     out.append(f"<p class='note'>Generated by stemcheck. {_e(NOTE)} Disclosures ({_e(DISCLOSURE)}) "
                "lower a score but never erase a red-flag claim.</p></body></html>")
@@ -165,7 +173,7 @@ def site_text(report: SiteReport, max_claims: int = 25) -> str:
         lines.append("  red-flag claims:")
         for page, c in claims[:max_claims]:
             lines.append(f"    * \"{c.text}\"")
-            lines.append(f"      [{_cats(c)}]  on {page.url}  record {page.record_id}")
+            lines.append(f"      {claim_summary(c)}  on {page.url}  record {page.record_id}")
         if len(claims) > max_claims:
             lines.append(f"    ... and {len(claims) - max_claims} more (use --format json for all)")
     failed = [p for p in report.pages if p.error]
@@ -198,9 +206,11 @@ def _site_section(r: SiteReport) -> list[str]:
     for page, c in r.flagged_claims():
         out.append(f"<p><mark class='flag'>{_e(c.text)}</mark></p><div class='why'>on {_e(page.url)} "
                    f"(record {_e(page.record_id)})")
-        for cat in c.categories:
-            why = "; ".join(c.explanation.get(cat, []))
-            out.append(f"<div><b>{_e(cat)}</b>: {_e(DESCRIPTIONS.get(cat, ''))}. <i>{_e(why)}</i></div>")
+        for flag in c.flags:
+            if flag.made:
+                why = "; ".join(flag_reasons(flag))
+                out.append(f"<div><b>{_e(flag_line(flag))}</b>: {_e(DESCRIPTIONS.get(flag.category, ''))}. "
+                           f"<i>{_e(why)}</i></div>")
         out.append("</div>")
     if r.events:
         out.append("<h3>Not analysed</h3><ul>")

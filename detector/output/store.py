@@ -16,13 +16,16 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from detector.categories import CATEGORIES, DISCLOSURE, RED_FLAGS
+from detector.categories import RED_FLAGS
 from detector.errors import InputError
 from detector.records import PageResult, SiteReport
+from detector.scoring.label import LOW_LABEL, RED_FLAG_LABEL, REVIEW_LABEL, REVIEW_SCORE
+from detector.scoring.page import normalise
+from detector.scoring.site import PageSummary, score_site
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
@@ -58,6 +61,7 @@ CREATE TABLE IF NOT EXISTS pages (
     products TEXT,
     disclosure INTEGER,
     reused_from INTEGER,
+    label TEXT,
     UNIQUE (run_id, item_key)
 );
 CREATE INDEX IF NOT EXISTS pages_by_content ON pages (url, content_sha256, model_sha256);
@@ -69,7 +73,8 @@ CREATE TABLE IF NOT EXISTS claims (
     text TEXT NOT NULL,
     negated INTEGER NOT NULL,
     hedged INTEGER NOT NULL,
-    reported INTEGER NOT NULL
+    reported INTEGER NOT NULL,
+    evidence TEXT
 );
 CREATE INDEX IF NOT EXISTS claims_by_page ON claims (page_id);
 CREATE TABLE IF NOT EXISTS flags (
@@ -91,6 +96,7 @@ CREATE TABLE IF NOT EXISTS sites (
     condition_groups TEXT NOT NULL,
     products TEXT NOT NULL,
     disclosure INTEGER NOT NULL,
+    label TEXT,
     PRIMARY KEY (run_id, site)
 );
 """
@@ -120,8 +126,31 @@ class ResultStore:
             raise InputError(f"{path}: not a stemcheck results database ({exc})") from exc
         if row is None:
             self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif int(row["value"]) < SCHEMA_VERSION:
+            self._migrate(int(row["value"]))
         elif int(row["value"]) != SCHEMA_VERSION:
             raise InputError(f"{path}: schema version {row['value']}, this stemcheck reads {SCHEMA_VERSION}")
+
+    def _migrate(self, version: int) -> None:
+        """Bring an older store up to date in one transaction; old rows keep their figures.
+
+        1 -> 2: claims keep their evidence (JSON); pages and sites keep their verdict label (old rows get the
+        label their score and verdict give under the default review line).
+        """
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            if version < 2:
+                for table, column in (("claims", "evidence"), ("pages", "label"), ("sites", "label")):
+                    cols = {r["name"] for r in self.db.execute(f"PRAGMA table_info({table})")}
+                    if column not in cols:
+                        self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+                for table, red in (("pages", "red_flag"), ("sites", "red_flag_pages")):
+                    self.db.execute(
+                        f"UPDATE {table} SET label = CASE WHEN {red} > 0 THEN ? WHEN risk_score >= ? THEN ? "
+                        f"ELSE ? END WHERE label IS NULL AND risk_score IS NOT NULL",
+                        (RED_FLAG_LABEL, REVIEW_SCORE, REVIEW_LABEL, LOW_LABEL))
+            self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+        log.info("%s: results store migrated from schema %d to %d", self.path, version, SCHEMA_VERSION)
 
     def close(self) -> None:
         self.db.close()
@@ -199,12 +228,12 @@ class ResultStore:
                 cur = self.db.execute(
                     "INSERT OR IGNORE INTO pages (run_id, item_key, seq, url, site, source, fetched_at, status, "
                     "content_sha256, model_sha256, risk_score, red_flag, title, top_evidence, error, categories, "
-                    "condition_groups, products, disclosure, reused_from) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "condition_groups, products, disclosure, reused_from, label) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (run_id, r.item_key, r.seq, r.url, r.site, r.source, r.fetched_at, r.status, r.content_sha256,
                      r.model_sha256, r.risk_score, None if r.red_flag is None else int(r.red_flag), r.title,
                      r.top_evidence, r.error, json.dumps(r.categories), json.dumps(r.condition_groups),
-                     json.dumps(r.products), int(r.disclosure), r.reused_from),
+                     json.dumps(r.products), int(r.disclosure), r.reused_from, r.label or None),
                 )
                 if not cur.rowcount:
                     continue
@@ -215,9 +244,10 @@ class ResultStore:
                     continue
                 for pos, c in enumerate(r.claims):
                     cc = self.db.execute(
-                        "INSERT INTO claims (page_id, position, text, negated, hedged, reported) VALUES (?,?,?,?,?,?)",
+                        "INSERT INTO claims (page_id, position, text, negated, hedged, reported, evidence) "
+                        "VALUES (?,?,?,?,?,?,?)",
                         (page_id, pos, c["text"], int(c.get("negated", False)), int(c.get("hedged", False)),
-                         int(c.get("reported", False))),
+                         int(c.get("reported", False)), json.dumps(c.get("evidence", []), ensure_ascii=False)),
                     )
                     made = {cat: 1 for cat in c.get("categories", [])}
                     made.update({cat: 0 for cat in c.get("reported_categories", [])})
@@ -230,8 +260,10 @@ class ResultStore:
     def _copy_claims(self, src_page: int, dst_page: int) -> None:
         for claim in self.db.execute("SELECT * FROM claims WHERE page_id=? ORDER BY position", (src_page,)).fetchall():
             cur = self.db.execute(
-                "INSERT INTO claims (page_id, position, text, negated, hedged, reported) VALUES (?,?,?,?,?,?)",
-                (dst_page, claim["position"], claim["text"], claim["negated"], claim["hedged"], claim["reported"]),
+                "INSERT INTO claims (page_id, position, text, negated, hedged, reported, evidence) "
+                "VALUES (?,?,?,?,?,?,?)",
+                (dst_page, claim["position"], claim["text"], claim["negated"], claim["hedged"], claim["reported"],
+                 claim["evidence"]),
             )
             self.db.execute(
                 "INSERT INTO flags (claim_id, category, probability, made) "
@@ -240,46 +272,40 @@ class ResultStore:
 
     # -- sites --------------------------------------------------------------------------------------
     def _write_sites(self, run_id: int) -> None:
+        """The run's site rows, from its page rows through the one site verdict (scoring.site.score_site)."""
         self.db.execute("DELETE FROM sites WHERE run_id=?", (run_id,))
-        rows = self.db.execute(
-            "SELECT page_id, site, url, status, risk_score, red_flag, condition_groups, products, disclosure "
-            "FROM pages WHERE run_id=? ORDER BY site, seq", (run_id,)
-        ).fetchall()
-        claims = self.db.execute(
-            "SELECT p.site, c.text, f.category FROM claims c JOIN pages p USING (page_id) "
-            "JOIN flags f USING (claim_id) WHERE p.run_id=? AND f.made=1", (run_id,)
-        ).fetchall()
-        distinct: dict[str, set[tuple[str, str]]] = {}
-        for row in claims:
-            distinct.setdefault(row["site"], set()).add((row["text"], row["category"]))
-        by_site: dict[str, list[sqlite3.Row]] = {}
-        for row in rows:
-            by_site.setdefault(row["site"], []).append(row)
+        by_site: dict[str, list[PageSummary]] = {}
+        made = self.run_claims(run_id)
+        for p in self.db.execute(
+            "SELECT site, url, status, risk_score, red_flag, condition_groups, products, disclosure "
+            "FROM pages WHERE run_id=? AND status IN ('analysed', 'irrelevant', 'failed') ORDER BY site, seq", (run_id,)
+        ).fetchall():
+            by_site.setdefault(p["site"], []).append(PageSummary(
+                p["url"], p["status"] == "analysed", p["risk_score"], bool(p["red_flag"]), set(),
+                json.loads(p["condition_groups"] or "[]"), json.loads(p["products"] or "[]"), bool(p["disclosure"])))
         for site, pages in by_site.items():
-            analysed = [p for p in pages if p["status"] == "analysed"]
-            worst = max(analysed, key=lambda p: (p["risk_score"], -p["page_id"]), default=None)
-            counts = {c: 0 for c in CATEGORIES}
-            for _text, cat in distinct.get(site, ()):
-                counts[cat] += 1
-            groups = sorted({g for p in analysed for g in json.loads(p["condition_groups"] or "[]")})
-            products = sorted({g for p in analysed for g in json.loads(p["products"] or "[]")})
+            if pages:
+                pages[0].claims = made.get(site, set())
+            s = score_site(pages)
             self.db.execute(
-                "INSERT INTO sites VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (run_id, site, worst["risk_score"] if worst else 0, len(pages), len(analysed),
-                 sum(1 for p in analysed if p["red_flag"]), worst["url"] if worst else None, json.dumps(counts),
-                 json.dumps(groups), json.dumps(products),
-                 int(any(p["disclosure"] for p in analysed) or counts[DISCLOSURE] > 0)),
+                "INSERT INTO sites VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (run_id, site, s.risk_score, s.pages, s.analysed, s.red_flag_pages, s.worst_page,
+                 json.dumps(s.categories), json.dumps(s.condition_groups), json.dumps(s.products),
+                 int(s.disclosure), s.label),
             )
 
-    def site_claims(self, run_id: int) -> dict[str, set[tuple[str, str]]]:
-        """Per site, the (claim text, category) pairs the site made itself in this run."""
-        out: dict[str, set[tuple[str, str]]] = {}
+    def site_claims(self, run_id: int) -> dict[str, dict[tuple[str, str], list[dict]]]:
+        """Per site, the red-flag (claim text, category) pairs the site made itself in this run, each with the
+        evidence recorded for it (so a diff can say why)."""
+        out: dict[str, dict[tuple[str, str], list[dict]]] = {}
         for row in self.db.execute(
-            "SELECT p.site, c.text, f.category FROM claims c JOIN pages p USING (page_id) "
+            "SELECT p.site, c.text, c.evidence, f.category FROM claims c JOIN pages p USING (page_id) "
             "JOIN flags f USING (claim_id) WHERE p.run_id=? AND f.made=1", (run_id,)
         ):
             if row["category"] in RED_FLAGS:
-                out.setdefault(row["site"], set()).add((row["text"], row["category"]))
+                evidence = [e for e in json.loads(row["evidence"] or "[]")
+                            if e.get("category") in (None, row["category"])]
+                out.setdefault(row["site"], {}).setdefault((row["text"], row["category"]), evidence)
         return out
 
     def site_scores(self, run_id: int) -> dict[str, int]:
@@ -295,9 +321,9 @@ class ResultStore:
             (site, site, until, until)).fetchall()
 
     def made_flags(self, run_id: int, site: str, limit: int = 500) -> list[sqlite3.Row]:
-        """The flags a site's pages made themselves in one run, riskiest page first."""
+        """The flags a site's pages made themselves in one run, riskiest page first, with their evidence."""
         return self.db.execute(
-            "SELECT p.url, c.text, f.category, f.probability FROM flags f JOIN claims c USING (claim_id) "
+            "SELECT p.url, c.text, c.evidence, f.category, f.probability FROM flags f JOIN claims c USING (claim_id) "
             "JOIN pages p USING (page_id) WHERE p.run_id = ? AND p.site = ? AND f.made = 1 "
             "ORDER BY p.risk_score DESC, p.url, c.position LIMIT ?", (run_id, site, limit)).fetchall()
 
@@ -313,7 +339,8 @@ class ResultStore:
         row = self.page_row(page_id)
         return PageResult(
             status="analysed", model_sha256=row["model_sha256"], content_sha256=row["content_sha256"],
-            risk_score=row["risk_score"], red_flag=bool(row["red_flag"]), title=row["title"] or "",
+            risk_score=row["risk_score"], red_flag=bool(row["red_flag"]), label=row["label"] or "",
+            title=row["title"] or "",
             top_evidence=row["top_evidence"] or "", categories=json.loads(row["categories"] or "{}"),
             condition_groups=json.loads(row["condition_groups"] or "[]"),
             products=json.loads(row["products"] or "[]"), disclosure=bool(row["disclosure"]), reused_from=page_id,
@@ -325,13 +352,13 @@ class ResultStore:
             "SELECT item_key, error FROM pages WHERE run_id=? AND status='failed' ORDER BY seq", (run_id,))]
 
     def run_claims(self, run_id: int) -> dict[str, set[tuple[str, str]]]:
-        """Per site, the (claim text, category) pairs its pages made in a run, disclosures included."""
+        """Per site, the (normalised claim text, category) pairs its pages made in a run, disclosures included."""
         out: dict[str, set[tuple[str, str]]] = {}
         for row in self.db.execute(
             "SELECT p.site, c.text, f.category FROM claims c JOIN pages p USING (page_id) "
             "JOIN flags f USING (claim_id) WHERE p.run_id=? AND f.made=1", (run_id,)
         ):
-            out.setdefault(row["site"], set()).add((row["text"], row["category"]))
+            out.setdefault(row["site"], set()).add((normalise(row["text"]), row["category"]))
         return out
 
     def site_runs(self, site: str) -> list[int]:
@@ -362,21 +389,22 @@ class ResultStore:
 
 
 def diff_runs(store: ResultStore, run_a: int, run_b: int) -> list[dict]:
-    """Per site: score change and the red-flag claims that appeared and disappeared from run A to run B."""
+    """Per site: score change and the red-flag claims that appeared and disappeared from run A to run B,
+    each with the evidence recorded for it."""
     claims_a, claims_b = store.site_claims(run_a), store.site_claims(run_b)
     scores_a, scores_b = store.site_scores(run_a), store.site_scores(run_b)
     out = []
     for site in sorted(set(scores_a) | set(scores_b)):
-        a, b = claims_a.get(site, set()), claims_b.get(site, set())
-        appeared, disappeared = sorted(b - a), sorted(a - b)
+        a, b = claims_a.get(site, {}), claims_b.get(site, {})
+        appeared, disappeared = sorted(set(b) - set(a)), sorted(set(a) - set(b))
         before, after = scores_a.get(site), scores_b.get(site)
         if not appeared and not disappeared and before == after:
             continue
         out.append({
             "site": site, "score_before": before, "score_after": after,
             "score_change": None if before is None or after is None else after - before,
-            "appeared": [{"text": t, "category": c} for t, c in appeared],
-            "disappeared": [{"text": t, "category": c} for t, c in disappeared],
+            "appeared": [{"text": t, "category": c, "evidence": b[(t, c)]} for t, c in appeared],
+            "disappeared": [{"text": t, "category": c, "evidence": a[(t, c)]} for t, c in disappeared],
         })
     out.sort(key=lambda d: (-(abs(d["score_change"]) if d["score_change"] is not None else 101), d["site"]))
     return out

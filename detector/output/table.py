@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from detector.categories import CATEGORIES, DISCLOSURE, RED_FLAGS
+from detector.categories import CATEGORIES, RED_FLAGS
 from detector.errors import InputError
 from detector.output.store import ResultStore
+from detector.scoring.page import normalise
+from detector.scoring.site import PageSummary, score_site
 
-PAGE_COLUMNS = ["url", "site", "fetched_at", "status", "risk_score", "red_flag", *CATEGORIES, "top_evidence",
+PAGE_COLUMNS = ["url", "site", "fetched_at", "status", "risk_score", "red_flag", "label", *CATEGORIES, "top_evidence",
                 "error", "title", "source", "item_key", "content_sha256", "model_sha256", "reused"]
 
 
@@ -22,7 +24,8 @@ def pages_frame(rows: list[dict]) -> pd.DataFrame:
         cats = r.get("categories") or {}
         records.append({
             "url": r["url"], "site": r["site"], "fetched_at": r["fetched_at"], "status": r["status"],
-            "risk_score": r["risk_score"], "red_flag": r["red_flag"], **{c: int(cats.get(c, 0)) for c in CATEGORIES},
+            "risk_score": r["risk_score"], "red_flag": r["red_flag"], "label": r.get("label") or "",
+            **{c: int(cats.get(c, 0)) for c in CATEGORIES},
             "top_evidence": r["top_evidence"], "error": r["error"], "title": r["title"], "source": r["source"],
             "item_key": r["item_key"], "content_sha256": r["content_sha256"], "model_sha256": r["model_sha256"],
             "reused": r.get("reused_from") is not None,
@@ -35,27 +38,33 @@ def pages_frame(rows: list[dict]) -> pd.DataFrame:
     return frame
 
 
+SITE_COLUMNS = ["site", "risk_score", "label", "pages", "analysed", "red_flag_pages", "worst_page", "categories",
+                *CATEGORIES, "condition_groups", "products", "disclosure"]
+
+
 def sites_frame(pages: pd.DataFrame, site_claims: dict[str, set[tuple[str, str]]]) -> pd.DataFrame:
-    """Sites ranked by risk: score = worst page, with its categories over distinct claims."""
+    """Sites ranked by risk through the one site verdict (scoring.site.score_site)."""
     out = []
     for site, group in pages.groupby("site", sort=False):
-        analysed = group[group["status"] == "analysed"]
-        worst = analysed.sort_values(["risk_score", "url"], ascending=[False, True]).head(1)
-        counts = {c: 0 for c in CATEGORIES}
-        for _text, cat in site_claims.get(site, ()):
-            counts[cat] += 1
+        read = group[group["status"] != "skipped"]
+        summaries = [
+            PageSummary(r.url, r.status == "analysed", None if pd.isna(r.risk_score) else int(r.risk_score),
+                        bool(r.red_flag) if not pd.isna(r.red_flag) else False, set(), list(r._groups),
+                        list(r._products), bool(r._disclosure))
+            for r in read.itertuples(index=False)
+        ]
+        if summaries:
+            summaries[0].claims = {(normalise(t), c) for t, c in site_claims.get(site, ())}
+        v = score_site(summaries)
         out.append({
-            "site": site, "risk_score": int(worst["risk_score"].iloc[0]) if len(worst) else 0,
-            "pages": len(group), "analysed": len(analysed), "red_flag_pages": int(analysed["red_flag"].sum()),
-            "worst_page": worst["url"].iloc[0] if len(worst) else None,
-            "categories": ", ".join(f"{c}={n}" for c, n in counts.items() if n and c in RED_FLAGS),
-            **{c: counts[c] for c in CATEGORIES},
-            "condition_groups": ", ".join(sorted({g for gs in analysed["_groups"] for g in gs})),
-            "products": ", ".join(sorted({p for ps in analysed["_products"] for p in ps})),
-            "disclosure": bool(analysed["_disclosure"].any()) or counts[DISCLOSURE] > 0,
+            "site": site, "risk_score": v.risk_score, "label": v.label, "pages": v.pages, "analysed": v.analysed,
+            "red_flag_pages": v.red_flag_pages, "worst_page": v.worst_page,
+            "categories": ", ".join(f"{c}={n}" for c, n in v.categories.items() if n and c in RED_FLAGS),
+            **{c: v.categories[c] for c in CATEGORIES},
+            "condition_groups": ", ".join(v.condition_groups), "products": ", ".join(v.products),
+            "disclosure": v.disclosure,
         })
-    frame = pd.DataFrame(out, columns=["site", "risk_score", "pages", "analysed", "red_flag_pages", "worst_page",
-                                       "categories", *CATEGORIES, "condition_groups", "products", "disclosure"])
+    frame = pd.DataFrame(out, columns=SITE_COLUMNS)
     return frame.sort_values(["risk_score", "red_flag_pages", "site"], ascending=[False, False, True],
                              ignore_index=True)
 
@@ -66,7 +75,8 @@ def pages_frame_from_store(store: ResultStore, run_id: int) -> pd.DataFrame:
         rows.append({
             "item_key": r["item_key"], "seq": r["seq"], "url": r["url"], "site": r["site"], "source": r["source"],
             "fetched_at": r["fetched_at"], "status": r["status"], "risk_score": r["risk_score"],
-            "red_flag": None if r["red_flag"] is None else bool(r["red_flag"]), "title": r["title"],
+            "red_flag": None if r["red_flag"] is None else bool(r["red_flag"]), "label": r["label"],
+            "title": r["title"],
             "top_evidence": r["top_evidence"], "error": r["error"], "categories": json.loads(r["categories"] or "{}"),
             "content_sha256": r["content_sha256"], "model_sha256": r["model_sha256"], "reused_from": r["reused_from"],
             "condition_groups": json.loads(r["condition_groups"] or "[]"),

@@ -15,16 +15,16 @@ class Scored(Protocol):
     red_flag: bool
 
 
-def label(risk_score: int | None, red_flag: bool | None) -> str:
-    """'RED FLAG', 'review' or 'low risk' for a page or site score."""
+def label(risk_score: int | None, red_flag: bool | None, review_score: int = REVIEW_SCORE) -> str:
+    """'RED FLAG', 'review' or 'low risk' for a page or site score (the bundle's rules set review_score)."""
     if red_flag:
         return RED_FLAG_LABEL
-    return REVIEW_LABEL if (risk_score or 0) >= REVIEW_SCORE else LOW_LABEL
+    return REVIEW_LABEL if (risk_score or 0) >= review_score else LOW_LABEL
 
 
 def verdict_label(v: Scored) -> str:
-    """The label of a page verdict, site report or anything with `risk_score` and `red_flag`."""
-    return label(v.risk_score, v.red_flag)
+    """The label a verdict carries (set with the bundle's rules), or one made from its score and verdict."""
+    return getattr(v, "label", "") or label(v.risk_score, v.red_flag)
 
 
 def css_class(text: str) -> str:

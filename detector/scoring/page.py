@@ -1,203 +1,185 @@
-"""From scored claims to a page verdict: risk score 0-100, red flag, and the reasons behind both.
+"""From flagged claims to the page verdict: a risk score 0-100, the red-flag verdict, and reasons in words.
 
-A page's claims are summarised into a few named features (strongest evidence per category, how much of
-the page is reported speech, hedged or disclosed, whether a cell product is named at all...). A small
-logistic model over those features, stacked on out-of-fold claim scores at training time, gives the
-risk score, and its largest contributions are the reasons shown to the user. Disclosures lower a score
-but never remove a red-flag claim from the evidence; reported claims never count as made.
+The rule, documented in the README and the model card:
+- Claims are flagged per sentence (scoring/claims.py); a claim the page makes in its own voice stays a made
+  red-flag claim whatever the page's score, and a reported claim never counts as made.
+- The risk score comes from a logistic page model over named features that is monotone in red-flag
+  evidence: the strength, number and kind of distinct made claims push it up; disclosures, reported
+  speech, hedging and a reporting register push it down. Adding a red-flag claim never lowers a score.
+- A page is a red-flag page when it makes at least one red-flag claim and its score reaches the red-flag
+  line (ScoringRules.red_flag_score, 50).
+Disclosures lower a score; they never hide a claim.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Sequence
 
-import numpy as np
+from detector.categories import CATEGORIES, DISCLOSURE, NAMES, PHRASES, RED_FLAGS, SEVERITY
+from detector.model.page_model import PageModel
+from detector.records import Claim, Page, PageVerdict
+from detector.scoring.claims import condition_groups, made_red
+from detector.scoring.label import label
+from detector.scoring.rules import ScoringRules
 
-from detector.categories import CATEGORIES, DISCLOSURE, RED_FLAGS
-from detector.records import Claim, PageVerdict
-
-_LIST_ROLES = {"list_item", "table_cell", "nav"}
-_GENRE = re.compile(
-    r"\b(reporters?|journalists?|investigation|according to|warned|warning letters?|regulators?|lawsuit|"
-    r"court|abstract|methods|conclusions?|participants|randomi[sz]ed|placebo|doi|et al|published|"
-    r"researchers|study found|review)\b",
-    re.I,
+_NORM = re.compile(r"[\W_]+")
+# Signs of the page model's weights (the lab constrains them): +1 red-flag evidence, -1 mitigating.
+POSITIVE = (
+    *(f"max:{c}" for c in RED_FLAGS), *(f"top3:{c}" for c in RED_FLAGS), *(f"count:{c}" for c in RED_FLAGS),
+    "red_flag_claims", "red_share", "condition_groups", "sell",
 )
-_SELL = re.compile(
-    r"\b(book|call|contact|schedule|consultation|price|cost|package|our (clinic|center|team|doctors?|patients)|"
-    r"we (offer|provide|treat|use)|whatsapp|appointment)\b",
-    re.I,
-)
-RED_FLAG_SCORE = 50
-STRONG_CLAIM = 0.95
+NEGATIVE = ("disclosures", "max_disclosure", "reported_share", "report_density", "hedged_share")
+SIGNS = {**dict.fromkeys(POSITIVE, 1), **dict.fromkeys(NEGATIVE, -1)}
+# What a mitigating feature means, for the reason that says why a page stays under the line.
+_MITIGATION_WORDS = {
+    "disclosures": "it discloses limits or risks",
+    "max_disclosure": "it discloses limits or risks",
+    "reported_share": "most of its claims are attributed to others",
+    "report_density": "it reads as news, regulatory or research writing",
+    "hedged_share": "it hedges what it says",
+}
 
 
-def _groups(claim: Claim) -> set[str]:
-    return {g for label, _t, g in claim.entities if label == "CONDITION"}
+def normalise(text: str) -> str:
+    """A claim's identity across pages and captures: case, whitespace and punctuation ignored."""
+    return _NORM.sub(" ", text.lower()).strip()
 
 
-_WORD = re.compile(r"\w+")
-MIN_WORDS_WITHOUT_CUE = 4
+def page_features(claims: Sequence[Claim], rules: ScoringRules, title: str = "") -> dict[str, float]:
+    """Named page features, built so the page model can be monotone in red-flag evidence.
 
-
-def assign_categories(claims: Sequence[Claim], proba: np.ndarray, thresholds: np.ndarray) -> None:
-    """Write scores and thresholded categories onto claims; reported claims keep red flags apart.
-
-    A fragment of fewer than MIN_WORDS_WITHOUT_CUE words with no lexicon cue (a heading or menu item
-    such as "Cell therapy") names a topic but cannot state a claim; its n-gram scores are noise, so it
-    gets no category. With a cue ("Regrow. Mend. Renew.") it is judged like any sentence.
-    """
-    for i, claim in enumerate(claims):
-        claim.scores = {cat: round(float(proba[i, j]), 4) for j, cat in enumerate(CATEGORIES)}
-        cats = [cat for j, cat in enumerate(CATEGORIES) if proba[i, j] >= thresholds[j]]
-        if not claim.cues and len(_WORD.findall(claim.text)) < MIN_WORDS_WITHOUT_CUE:
-            cats = []
-        if claim.reported:
-            claim.reported_categories = [c for c in cats if c in RED_FLAGS]
-            cats = [c for c in cats if c not in RED_FLAGS]
-        else:
-            claim.reported_categories = []
-        claim.categories = cats
-
-
-def mark_condition_lists(claims: list[Claim], min_groups: int = 3) -> list[str]:
-    """Flag cure_all on a run of list items naming conditions of 3+ unrelated body systems.
-
-    A cure-all menu is usually a bulleted list, one condition per item, which no single sentence shows.
-    """
-    notes = []
-    i = 0
-    while i < len(claims):
-        if claims[i].block_role not in _LIST_ROLES or not _groups(claims[i]):
-            i += 1
-            continue
-        j = i
-        groups: set[str] = set()
-        while j < len(claims) and claims[j].block_role in _LIST_ROLES and (
-            _groups(claims[j]) or len(claims[j].text.split()) <= 6
-        ):
-            groups |= _groups(claims[j])
-            j += 1
-        run = claims[i:j]
-        if len(groups) >= min_groups and not any(c.reported for c in run):
-            head = max(run, key=lambda c: len(_groups(c)))
-            score = min(0.95, 0.6 + 0.1 * (len(groups) - min_groups))
-            head.scores["cure_all"] = max(head.scores.get("cure_all", 0.0), score)
-            if "cure_all" not in head.categories:
-                head.categories.append("cure_all")
-            names = ", ".join(sorted(groups))
-            head.explanation.setdefault("cure_all", []).append(
-                f"list of {j - i} items naming {len(groups)} unrelated condition groups: {names}"
-            )
-            notes.append(f"condition list with {len(groups)} unrelated groups ({names})")
-        i = max(j, i + 1)
-    return notes
-
-
-def page_features(claims: Sequence[Claim], title: str = "") -> dict[str, float]:
-    """Named page-level features from scored claims: the page model's whole input.
-
-    Counts saturate and shares are used instead of raw totals, because training documents are short
-    and dense while real pages are long and mostly filler: a feature must mean the same on both.
+    Red-flag evidence (maxima, log counts of distinct made claims, selling cues) only grows when a
+    red-flag claim is added. Mitigating features (disclosures, reported speech, hedging, reporting
+    register) are read from the other sentences and shared over all of them, so they only shrink.
     """
     n = max(1, len(claims))
     own = [c for c in claims if not c.reported]
+    red = [c for c in claims if made_red(c)]
+    other = [c for c in claims if not made_red(c)]
     f: dict[str, float] = {}
     for cat in RED_FLAGS:
-        probs = sorted((c.scores.get(cat, 0.0) for c in own), reverse=True)
-        top = probs[:3] + [0.0] * (3 - len(probs[:3]))
-        f[f"max:{cat}"] = top[0]
+        top = sorted((c.scores.get(cat, 0.0) for c in own), reverse=True)[:3]
+        f[f"max:{cat}"] = top[0] if top else 0.0
         f[f"top3:{cat}"] = sum(top) / 3
-        f[f"flagged:{cat}"] = min(3, sum(1 for c in own if cat in c.categories)) / 3
-    f["red_flag_claims"] = min(5, sum(1 for c in own if set(c.categories) & set(RED_FLAGS))) / 5
-    f["max_disclosure"] = max((c.scores.get(DISCLOSURE, 0.0) for c in claims), default=0.0)
-    f["disclosures"] = min(3, sum(1 for c in claims if DISCLOSURE in c.categories)) / 3
-    f["reported_share"] = sum(1 for c in claims if c.reported) / n
-    f["reported_flags"] = min(3, sum(1 for c in claims if c.reported_categories)) / 3
-    f["hedged_share"] = sum(1 for c in claims if c.hedged) / n
-    with_product = sum(1 for c in claims if any(label == "CELL_PRODUCT" for label, _t, _g in c.entities))
-    on_topic = with_product > 0 or any(w in title.lower() for w in ("stem cell", "exosome", "regenerative"))
-    f["on_topic"] = float(on_topic)
-    f["product_share"] = with_product / n
-    f["condition_groups"] = min(len({g for c in claims for g in _groups(c)}), 6) / 6
-    text = " ".join(c.text for c in claims[:400])
-    words = max(1, len(text.split()))
-    f["genre_report"] = min(1.0, 20 * len(_GENRE.findall(text)) / words)
-    f["genre_sell"] = min(1.0, 20 * len(_SELL.findall(text)) / words)
+        distinct = {normalise(c.text) for c in red if cat in c.made_red_flags}
+        f[f"count:{cat}"] = math.log1p(len(distinct))
+    f["red_flag_claims"] = math.log1p(len({normalise(c.text) for c in red}))
+    f["red_share"] = len(red) / n  # never falls when a red-flag sentence is added: (r+1)/(n+1) >= r/n
+    f["condition_groups"] = min(len({g for c in claims for g in condition_groups(c)}), 8) / 8
+    f["sell"] = math.log1p(sum(len(rules.sell.findall(c.text)) for c in claims) + len(rules.sell.findall(title)))
+    disclosing = [c for c in other if DISCLOSURE in c.categories]
+    f["disclosures"] = math.log1p(len(disclosing))
+    f["max_disclosure"] = max((c.scores.get(DISCLOSURE, 0.0) for c in other), default=0.0)
+    f["reported_share"] = sum(1 for c in claims if c.reported_categories) / n
+    words = max(1, sum(len(c.text.split()) for c in claims))
+    f["report_density"] = min(1.0, 20 * sum(len(rules.report.findall(c.text)) for c in other) / words)
+    f["hedged_share"] = sum(1 for c in other if c.hedged) / n
     return f
 
 
-def rule_score(features: dict[str, float]) -> float:
-    """The fallback page rule (no page model): noisy-OR of the strongest evidence, damped off-topic."""
-    keep = 1.0
-    for cat in RED_FLAGS:
-        keep *= 1.0 - 0.8 * features[f"max:{cat}"] * min(1.0, features[f"flagged:{cat}"] * 3)
-    raw = (1.0 - keep) * (1.0 - 0.25 * features["max_disclosure"])
-    return raw * (1.0 if features["on_topic"] else 0.35)
+def _quote(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] + " …"
+    return f"“{text}”"
+
+
+def _sentences(n: int) -> str:
+    return f"{n} sentence{'s' if n != 1 else ''}"
+
+
+def _agree(phrase: str, n: int) -> str:
+    """'claim an approval' -> 'claims an approval' after one sentence."""
+    if n != 1:
+        return phrase
+    verb, _, rest = phrase.partition(" ")
+    if verb.endswith("y"):
+        verb = verb[:-1] + "ies"
+    elif verb.endswith(("sh", "ch", "s", "x")):
+        verb += "es"
+    else:
+        verb += "s"
+    return f"{verb} {rest}"
+
+
+def reasons_for(claims: Sequence[Claim], risk: int, red_flag: bool, rules: ScoringRules,
+                contributions: dict[str, float], on_topic: bool) -> list[str]:
+    """What a journalist reads under the score: the claims by severity, disclosures, reported speech."""
+    red = [c for c in claims if made_red(c)]
+    out: list[str] = []
+    by_cat: dict[str, list[Claim]] = {}
+    for c in red:
+        for cat in c.made_red_flags:
+            by_cat.setdefault(cat, []).append(c)
+    ordered = [cat for cat in SEVERITY if cat in by_cat]
+    for cat in ordered[:3]:
+        found = by_cat[cat]
+        distinct = len({normalise(c.text) for c in found})
+        best = max(found, key=lambda c: c.scores.get(cat, 0.0))
+        out.append(f"{_sentences(distinct)} {_agree(PHRASES[cat], distinct)}; the strongest: {_quote(best.text)}")
+    if len(ordered) > 3:
+        out.append("also: " + ", ".join(
+            f"{NAMES[cat].lower()} ({len({normalise(c.text) for c in by_cat[cat]})})" for cat in ordered[3:]))
+    for c in claims:
+        for flag in c.flags:
+            out.extend(f"{e.text[0].upper()}{e.text[1:]}" for e in flag.evidence if e.kind == "list")
+    disclosing = [c for c in claims if DISCLOSURE in c.categories]
+    if red and not disclosing:
+        out.append("no risk, limit or approval status is disclosed")
+    elif disclosing:
+        tail = "; that lowers the score but does not cancel the claims above" if red else ""
+        out.append(f"{_sentences(len(disclosing))} {_agree('disclose limits or risks', len(disclosing))}, "
+                   f"e.g. {_quote(disclosing[0].text, 120)}{tail}")
+    reported = [c for c in claims if c.reported_categories]
+    if reported:
+        out.append(f"reads as reporting: {_sentences(len(reported))} "
+                   f"{_agree('attribute or quote claims of others', len(reported))}, "
+                   f"e.g. {_quote(reported[0].text, 120)}")
+    if red and not red_flag:
+        pulls = [name for name, w in contributions.items() if w < 0 and name in _MITIGATION_WORDS]
+        why = _MITIGATION_WORDS[pulls[0]] if pulls else "its claims are few or weakly worded"
+        out.append(f"score {risk} stays under the red-flag line ({rules.red_flag_score}): {why}")
+    if not red and not reported:
+        out.append(f"no red-flag claim found among {_sentences(len(claims))}")
+    if not on_topic:
+        out.append("no stem-cell or regenerative product is named")
+    return out
 
 
 def score_page(
     target: str,
     claims: list[Claim],
+    page_model: PageModel,
+    rules: ScoringRules,
     title: str = "",
-    page_model: object | None = None,
     model_sha256: str = "",
+    page: Page | None = None,
 ) -> PageVerdict:
-    """Combine claim scores into the page verdict; claims must already carry scores and categories."""
-    reasons = mark_condition_lists(claims)
-    feats = page_features(claims, title)
-    if page_model is not None:
-        prob = float(page_model.predict_proba([feats])[0])
-        reasons += [
-            f"page feature {name}={feats[name]:.2f} {'raised' if w > 0 else 'lowered'} the score"
-            f" (compared with a typical page)"
-            for name, w in page_model.contributions(feats)[:4]
-        ]
-    else:
-        prob = rule_score(feats)
-    risk = round(100 * prob)
-    strong = [
-        c for c in claims
-        if not c.reported and any(c.scores.get(k, 0.0) >= STRONG_CLAIM and k in c.categories for k in RED_FLAGS)
-    ]
-    if strong and feats["on_topic"] and risk < RED_FLAG_SCORE:
-        # Codebook rule 7: a disclosure lowers the score but never cancels a red-flag claim; one
-        # near-certain claim made by a page about a cell product keeps it at the red-flag line.
-        risk = RED_FLAG_SCORE
-        reasons.append(f"{len(strong)} near-certain red-flag claim(s) (p >= {STRONG_CLAIM}): score held at {risk}")
-    if risk < RED_FLAG_SCORE:
-        # A page that does not read as marketing discusses claims rather than making them (codebook
-        # rule 4): its red-flag sentences stay visible, as context, but are not counted as made.
-        shown = 0
-        for c in claims:
-            moved = [k for k in c.categories if k in RED_FLAGS]
-            if moved:
-                c.reported_categories = sorted(set(c.reported_categories) | set(moved))
-                c.categories = [k for k in c.categories if k not in RED_FLAGS]
-                shown += 1
-        if shown:
-            reasons.append(f"page does not read as marketing: {shown} red-flag sentence(s) shown as context only")
-    own = [c for c in claims if not c.reported]
-    made = [c for c in own if set(c.categories) & set(RED_FLAGS)]
-    if not feats["on_topic"]:
-        reasons.append("no stem-cell or regenerative product named on the page")
-    if feats["max_disclosure"] >= 0.5:
-        reasons.append("honest disclosure present: score lowered, red-flag claims kept as evidence")
-    reported = sum(1 for c in claims if c.reported_categories)
-    if reported:
-        reasons.append(f"{reported} claim(s) reported, not made, by this page")
-    counts = Counter(cat for c in own for cat in c.categories)
+    """The page verdict from flagged claims (scoring.claims.flag_claims has run); claims are not changed."""
+    feats = page_features(claims, rules, title)
+    risk = round(page_model.risk(feats))
+    red = [c for c in claims if made_red(c)]
+    red_flag = bool(red) and risk >= rules.red_flag_score
+    contributions = page_model.contributions(feats)
+    products = sorted({e.text.lower() for c in claims for e in c.entities if e.label == "CELL_PRODUCT"})
+    on_topic = bool(products) or bool(rules.topic.search(title)) or any(rules.topic.search(c.text) for c in claims)
+    counts = Counter(cat for c in claims for cat in c.categories)
     return PageVerdict(
         target=target,
         risk_score=risk,
-        red_flag=bool(made) and feats["on_topic"] > 0 and risk >= RED_FLAG_SCORE,
+        red_flag=red_flag,
         categories={cat: counts.get(cat, 0) for cat in CATEGORIES},
         claims=claims,
-        condition_groups=sorted({g for c in claims for g in _groups(c)}),
-        products=sorted({t.lower() for c in claims for label, t, _g in c.entities if label == "CELL_PRODUCT"}),
+        condition_groups=sorted({g for c in claims for g in condition_groups(c)}),
+        products=products,
         title=title,
-        reasons=reasons,
+        reasons=reasons_for(claims, risk, red_flag, rules, contributions, on_topic),
         model_sha256=model_sha256,
+        label=label(risk, red_flag, rules.review_score),
+        details={"page_features": {k: round(v, 4) for k, v in feats.items() if v},
+                 "contributions": contributions, "logit": round(page_model.logit(feats), 4)},
+        page=page,
     )

@@ -12,8 +12,9 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from detector.categories import CATEGORIES, RED_FLAGS
+from detector.categories import CATEGORIES, NAMES, RED_FLAGS
 from detector.errors import InputError
+from detector.output.explain import stored_reasons
 from detector.output.store import ResultStore, diff_runs
 from detector.scoring.label import css_class, label
 
@@ -49,7 +50,8 @@ def _site_row(row: Any) -> dict[str, Any]:
         "condition_groups": json.loads(row["condition_groups"] or "[]"),
         "products": json.loads(row["products"] or "[]"), "disclosure": bool(row["disclosure"]),
         "tld": site_tld(row["site"]),
-        "cls": css_class(label(row["risk_score"], row["red_flag_pages"] > 0)),
+        "label": row["label"] or label(row["risk_score"], row["red_flag_pages"] > 0),
+        "cls": css_class(row["label"] or label(row["risk_score"], row["red_flag_pages"] > 0)),
     }
 
 
@@ -133,8 +135,10 @@ def site_history(store: ResultStore, site: str) -> dict[str, Any]:
     claims: dict[tuple[str, str], dict[str, Any]] = {}
     for r in store.made_flags(latest["run_id"], site):
         item = claims.setdefault((r["url"], r["text"]), {"url": r["url"], "text": r["text"], "categories": []})
-        item["categories"].append({"name": r["category"], "probability": round(r["probability"], 2),
-                                   "red": r["category"] in RED_FLAGS})
+        evidence = json.loads(r["evidence"] or "[]")
+        item["categories"].append({"name": r["category"], "label": NAMES.get(r["category"], r["category"]),
+                                   "probability": round(r["probability"], 2), "red": r["category"] in RED_FLAGS,
+                                   "why": stored_reasons(evidence, r["category"])})
     return {"site": site, "tld": site_tld(site), "latest": latest, "history": history,
             "diffs": list(reversed(diffs)), "claims": list(claims.values())}
 
@@ -144,6 +148,9 @@ def site_diff(store: ResultStore, site: str, run_a: int, run_b: int) -> dict[str
     started = {r["run_id"]: r["started"] for r in store.runs()}
     found = next((d for d in diff_runs(store, run_a, run_b) if d["site"] == site), None)
     scores_a, scores_b = store.site_scores(run_a).get(site), store.site_scores(run_b).get(site)
+    for change in (found or {}).get("appeared", []) + (found or {}).get("disappeared", []):
+        change["label"] = NAMES.get(change["category"], change["category"])
+        change["why"] = stored_reasons(change.get("evidence", []), change["category"])
     out = found or {"site": site, "score_before": scores_a, "score_after": scores_b,
                     "score_change": None if scores_a is None or scores_b is None else scores_b - scores_a,
                     "appeared": [], "disappeared": []}

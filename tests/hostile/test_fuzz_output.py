@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from detector.errors import StemcheckError
 from detector.extract import html_to_page, text_to_page
 from detector.output.report import to_html, to_json_line
-from detector.records import Claim, PageVerdict, SitePage, SiteReport
+from detector.records import Claim, Evidence, Flag, PageVerdict, SitePage, SiteReport
 from detector.source.page import decode_html, looks_binary
 from detector.source.warc import WarcEvent
 
@@ -59,9 +59,10 @@ def audit(html: str) -> None:
 
 
 def verdict(payload: str) -> PageVerdict:
-    claim = Claim(text=f"Stem cells cure {payload}", start=0, end=10, categories=["efficacy_overclaim"],
-                  reported_categories=["risk_denial"], scores={"efficacy_overclaim": 0.9},
-                  explanation={"efficacy_overclaim": [f"cue CURE: {payload!r}"], "risk_denial": [payload]})
+    claim = Claim(text=f"Stem cells cure {payload}", start=0, end=10, scores={"efficacy_overclaim": 0.9},
+                  flags=[Flag("efficacy_overclaim", 0.9, 0.5, True, [Evidence("cue", payload, 0, 3, "CURE"),
+                                                                       Evidence("rule", payload)]),
+                         Flag("risk_denial", 0.8, 0.5, False, [Evidence("context", payload, 0, 3, "reported")])])
     return PageVerdict(target=f"http://clinic.example/{payload}", risk_score=90, red_flag=True,
                        categories={"efficacy_overclaim": 1}, claims=[claim], condition_groups=[payload],
                        products=[payload], title=payload, reasons=[payload], model_sha256=payload)

@@ -1,5 +1,6 @@
-"""Model files are code (pickles): a changed byte, a planted pickle or edited metadata is refused
-with ModelError before anything is unpickled. Everything works on a copy of models/ in tmp_path.
+"""Model files are refused when they are not exactly what training wrote: a changed byte, a planted pickle,
+an extra or missing file, or edited metadata. The bundle holds no pickle at all, and arrays are read with
+allow_pickle=False, so even a pickle with matching hashes cannot run. Everything works on a copy of models/.
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ import os
 import pickle
 import shutil
 
+import numpy as np
 import pytest
 
+from detector.digest import sha256_file
 from detector.errors import ModelError
-from detector.model.artifact import CLASSIFIER_FILE, METADATA_FILE, PAGE_MODEL_FILE, load_bundle
+from detector.model.artifact import CLAIM_DIR, METADATA_FILE, PAGE_MODEL_FILE, RULES_FILE, bundle_digest, load_bundle
 from tests.conftest import ROOT
 
 
@@ -24,7 +27,7 @@ def models(tmp_path):
 
 
 class Planted:
-    """Unpickling this writes a marker file: the proof that a pickle ran."""
+    """Unpickling this writes a marker directory: the proof that a pickle ran."""
 
     def __init__(self, marker: str):
         self.marker = marker
@@ -33,72 +36,86 @@ class Planted:
         return (os.makedirs, (self.marker,))
 
 
-@pytest.fixture
-def no_unpickling(monkeypatch):
-    """Fails the test if joblib.load or pickle.load runs at all."""
-    import joblib
-
-    calls = []
-
-    def refuse(*args, **kwargs):  # noqa: ANN002, ANN003
-        calls.append(args)
-        raise AssertionError("unpickling was attempted")
-
-    monkeypatch.setattr(joblib, "load", refuse)
-    return calls
+def _meta(models) -> dict:  # noqa: ANN001
+    return json.loads((models / METADATA_FILE).read_text())
 
 
-@pytest.mark.parametrize("name", [CLASSIFIER_FILE, PAGE_MODEL_FILE])
+def _rehash(models) -> None:  # noqa: ANN001
+    """What a careful attacker does: record the new hashes so the files look vouched for."""
+    meta = _meta(models)
+    meta["files"] = {name: sha256_file(models / name) for name in meta["files"]}
+    meta["sha256"] = bundle_digest(meta["files"])
+    (models / METADATA_FILE).write_text(json.dumps(meta))
+
+
+BUNDLE_FILES = [f"{CLAIM_DIR}/coef.npy", f"{CLAIM_DIR}/vocab.json", f"{CLAIM_DIR}/config.json", PAGE_MODEL_FILE,
+                RULES_FILE]
+
+
+def test_the_bundle_holds_no_pickle():
+    names = _meta(ROOT / "models")["files"]
+    assert not [n for n in names if n.endswith((".pkl", ".pickle", ".joblib"))]
+
+
+@pytest.mark.parametrize("name", BUNDLE_FILES)
 @pytest.mark.parametrize("where", [0, 0.5, -1])
-def test_flipped_byte_refused_before_unpickling(models, no_unpickling, name, where):
+def test_flipped_byte_refused(models, name, where):
     path = models / name
     data = bytearray(path.read_bytes())
     data[int(len(data) * where) if where else 0] ^= 0x01
     path.write_bytes(bytes(data))
     with pytest.raises(ModelError, match="does not match"):
         load_bundle(models)
-    assert no_unpickling == []
 
 
-@pytest.mark.parametrize("name", [CLASSIFIER_FILE, PAGE_MODEL_FILE])
-def test_planted_pickle_never_runs(models, tmp_path, name):
+def test_planted_pickle_refused_by_hash(models, tmp_path):
     marker = tmp_path / "pwned"
-    (models / name).write_bytes(pickle.dumps(Planted(str(marker))))
+    (models / CLAIM_DIR / "coef.npy").write_bytes(pickle.dumps(Planted(str(marker))))
     with pytest.raises(ModelError, match="does not match"):
         load_bundle(models)
     assert not marker.exists()
 
 
+def test_pickled_array_never_runs_even_with_matching_hashes(models, tmp_path):
+    marker = tmp_path / "pwned"
+    with (models / CLAIM_DIR / "coef.npy").open("wb") as fh:
+        np.save(fh, np.array([Planted(str(marker))], dtype=object), allow_pickle=True)
+    _rehash(models)
+    with pytest.raises(ModelError, match="malformed"):
+        load_bundle(models)
+    assert not marker.exists()
+
+
 def test_planted_pickle_proof_works(tmp_path):
-    """The payload does run when unpickled, so the test above would see it."""
+    """The payload does run when unpickled, so the tests above would see it."""
     marker = tmp_path / "pwned"
     pickle.loads(pickle.dumps(Planted(str(marker))))
     assert marker.exists()
 
 
-def _meta(models) -> dict:  # noqa: ANN001
-    return json.loads((models / METADATA_FILE).read_text())
-
-
 @pytest.mark.parametrize(("edit", "match"), [
-    (lambda m: m.update(sha256="0" * 64), "does not match"),
-    (lambda m: m.update(page_model_sha256="f" * 64), "does not match"),
-    (lambda m: m.pop("sha256"), "unreadable model metadata"),
-    (lambda m: m.pop("nlp_sha256"), "unreadable model metadata"),
-    (lambda m: m["nlp_sha256"].update({"extra.bin": "0" * 64}), "do not match"),
-    (lambda m: m["nlp_sha256"].popitem(), "do not match"),
+    (lambda m: m.update(sha256="0" * 64), "digest does not match"),
+    (lambda m: m.pop("sha256"), "digest does not match"),
+    (lambda m: m.pop("files"), "SHA-256 digests"),
+    (lambda m: m["files"].update({f"{CLAIM_DIR}/coef.npy": "f" * 64}), "does not match"),
+    (lambda m: m["files"].popitem(), "digest does not match"),
 ])
-def test_tampered_metadata_refused(models, no_unpickling, edit, match):
+def test_tampered_metadata_refused(models, edit, match):
     meta = _meta(models)
     edit(meta)
     (models / METADATA_FILE).write_text(json.dumps(meta))
     with pytest.raises(ModelError, match=match):
         load_bundle(models)
-    assert no_unpickling == []
+
+
+def test_an_extra_file_is_refused_even_when_listed_nowhere(models):
+    (models / CLAIM_DIR / "extra.npy").write_bytes(b"\x93NUMPY")
+    with pytest.raises(ModelError, match="not part of the recorded model"):
+        load_bundle(models)
 
 
 @pytest.mark.parametrize("text", ["", "{not json", "\x00\x01", '{"sha256": '])
-def test_unreadable_metadata_refused(models, no_unpickling, text):
+def test_unreadable_metadata_refused(models, text):
     (models / METADATA_FILE).write_text(text)
     with pytest.raises(ModelError, match="unreadable"):
         load_bundle(models)
@@ -111,25 +128,30 @@ def test_metadata_of_the_wrong_shape_refused(models, text):
         load_bundle(models)
 
 
-@pytest.mark.parametrize("value", [None, 12345])
-def test_metadata_hash_of_the_wrong_type_refused(models, value):
-    meta = _meta(models)
-    meta["sha256"] = value
-    (models / METADATA_FILE).write_text(json.dumps(meta))
-    with pytest.raises(ModelError):
-        load_bundle(models)
-
-
-@pytest.mark.parametrize("missing", [CLASSIFIER_FILE, PAGE_MODEL_FILE, METADATA_FILE, "nlp"])
-def test_missing_file_is_a_clear_error(models, no_unpickling, missing):
+@pytest.mark.parametrize("missing", [f"{CLAIM_DIR}/coef.npy", PAGE_MODEL_FILE, RULES_FILE, METADATA_FILE, "nlp",
+                                     CLAIM_DIR])
+def test_missing_file_is_a_clear_error(models, missing):
     target = models / missing
     shutil.rmtree(target) if target.is_dir() else target.unlink()
     with pytest.raises(ModelError):
         load_bundle(models)
 
 
-def test_pipeline_file_swapped_refused(models, no_unpickling):
+@pytest.mark.parametrize(("name", "content", "match"), [
+    (PAGE_MODEL_FILE, '{"names": ["a"], "mean": [0], "scale": [1], "coef": [1, 2], "intercept": 0}', "match"),
+    (PAGE_MODEL_FILE, "[1, 2]", "JSON objects"),
+    (RULES_FILE, '{"red_flag_score": 50, "surprise": 1}', "unknown keys"),
+    (f"{CLAIM_DIR}/config.json", "{}", "malformed"),
+])
+def test_wrong_shapes_with_matching_hashes_refused(models, name, content, match):
+    (models / name).write_text(content)
+    _rehash(models)
+    with pytest.raises(ModelError, match=match):
+        load_bundle(models)
+
+
+def test_pipeline_file_swapped_refused(models):
     victim = next(p for p in sorted((models / "nlp").rglob("*")) if p.is_file())
     victim.write_bytes(victim.read_bytes() + b"\n")
-    with pytest.raises(ModelError, match="do not match"):
+    with pytest.raises(ModelError, match="does not match"):
         load_bundle(models)

@@ -1,4 +1,5 @@
-"""Multi-label claim classifier: TF-IDF n-grams + nlp features -> one calibrated logistic model per category.
+"""Fitting the claim classifier (lab only): TF-IDF n-grams + nlp features -> one calibrated logistic model
+per category, exported as arrays for the runtime scorer.
 
 Linear models keep every score explainable (which words and cues pushed it up), and Platt scaling on
 out-of-fold scores makes the probabilities mean something across categories.
@@ -20,6 +21,7 @@ from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
 from detector.categories import CATEGORIES
 from detector.model.features import claim_features
+from detector.model.linear import LinearClaimModel, LinearConfig
 from detector.records import Claim
 
 _WHITESPACE = re.compile(r"\s\s+")
@@ -201,21 +203,20 @@ class ClaimClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X: Sequence[Claim]) -> np.ndarray:
         return (self.predict_proba(X) >= self.thresholds_).astype(int)
 
-    def explain(self, M_row: sparse.csr_matrix, category: int, k: int = 4) -> list[str]:
-        """The k features that pushed this row's score up the most for one category."""
-        est = self.estimators_[category]
-        if est is None:
-            return []
-        row = M_row.tocsr()
-        contrib = row.data * est.coef_[0][row.indices]
-        order = row.indices[np.argsort(-contrib)]
-        positive = {i for i, v in zip(row.indices, contrib, strict=True) if v > 0}
-        names = self._names()
-        # Character n-grams carry weight but read badly; quote words and cues to a human first.
-        readable = [names[i] for i in order if i in positive and not names[i].startswith("char:")]
-        return readable[:k]
-
-    def _names(self) -> np.ndarray:
-        if getattr(self, "_names_cache", None) is None:
-            self._names_cache = self.get_feature_names_out()
-        return self._names_cache
+    # -- export ---------------------------------------------------------------------------------------
+    def to_linear(self) -> LinearClaimModel:
+        """The fitted model as plain arrays for the runtime scorer (detector/model/linear.py)."""
+        char = self.char_vec_
+        return LinearClaimModel(
+            LinearConfig(self.word_vec_.token_pattern, tuple(self.word_ngrams),
+                         tuple(self.char_ngrams) if self.char_ngrams else None, float(self.cue_weight)),
+            {str(k): int(v) for k, v in self.word_vec_.vocabulary_.items()},
+            {str(k): int(v) for k, v in char.vocabulary_.items()} if char is not None else {},
+            {str(k): int(v) for k, v in self.dict_vec_.vocabulary_.items()},
+            word_idf=self.word_vec_.idf_.astype(np.float32),
+            char_idf=char.idf_.astype(np.float32) if char is not None else np.zeros(0, dtype=np.float32),
+            coef=np.ascontiguousarray(self.coef_, dtype=np.float64),
+            intercept=np.asarray(self.intercept_, dtype=np.float64),
+            platt=np.asarray(self.calibration_, dtype=np.float64),
+            thresholds=np.asarray(self.thresholds_, dtype=np.float64),
+        )

@@ -1,0 +1,213 @@
+"""The runtime claim model: TF-IDF words and characters plus named nlp features, one calibrated linear model
+per category, scored with numpy from exported arrays.
+
+Training (detector/lab/classifier.py) fits it with scikit-learn and exports plain arrays; loading those
+runs no code (unlike a pickle) and needs neither scikit-learn nor scipy, and a test proves the scores equal
+scikit-learn's. Every score can be explained: the words that pushed it up, with their offsets.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from detector.categories import CATEGORIES
+from detector.model.features import claim_features
+from detector.records import Claim, Evidence
+
+_WHITESPACE = re.compile(r"\s\s+")
+_SPAN = re.compile(r"\S+")
+_EDGE = re.compile(r"^[^\w$%]+|[^\w%]+$")
+EVIDENCE_WORDS = 4
+MIN_CONTRIBUTION = 0.02
+
+
+@dataclass
+class LinearConfig:
+    """How text becomes features; must match the vectorizers the model was trained with."""
+
+    token_pattern: str = r"(?u)\b\w[\w'%$-]*\b"
+    word_ngrams: tuple[int, int] = (1, 2)
+    char_ngrams: tuple[int, int] | None = (3, 4)
+    cue_weight: float = 1.0
+
+
+@dataclass
+class LinearClaimModel:
+    """Scores claims for the nine categories (the ClaimScorer protocol) from plain arrays."""
+
+    config: LinearConfig
+    word_vocab: dict[str, int]
+    char_vocab: dict[str, int]
+    dict_vocab: dict[str, int]
+    word_idf: np.ndarray
+    char_idf: np.ndarray
+    coef: np.ndarray  # (n_features, n_categories): word block, then char block, then named features
+    intercept: np.ndarray
+    platt: np.ndarray  # (n_categories, 2): slope and intercept on the raw decision value
+    thresholds: np.ndarray
+    _token: re.Pattern = field(init=False, repr=False)
+    _gram_cache: dict[str, list[int]] = field(init=False, repr=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._token = re.compile(self.config.token_pattern)
+        self._n_word = len(self.word_vocab)
+        self._n_char = len(self.char_vocab)
+
+    # -- features -----------------------------------------------------------------------------------
+    def _word_counts(self, text: str) -> dict[int, int]:
+        tokens = self._token.findall(text.lower())
+        lo, hi = self.config.word_ngrams
+        counts: dict[int, int] = {}
+        vocab = self.word_vocab
+        for n in range(lo, hi + 1):
+            for i in range(len(tokens) - n + 1):
+                col = vocab.get(tokens[i] if n == 1 else " ".join(tokens[i : i + n]))
+                if col is not None:
+                    counts[col] = counts.get(col, 0) + 1
+        return counts
+
+    def _word_grams(self, word: str) -> list[int]:
+        """Char n-gram columns of one whitespace-separated word (sklearn's char_wb rule), cached per word."""
+        ids = self._gram_cache.get(word)
+        if ids is None:
+            lo, hi = self.config.char_ngrams or (0, -1)
+            w = f" {word} "
+            grams = []
+            for n in range(lo, hi + 1):
+                if len(w) <= n:  # sklearn counts a word no longer than n once, then stops
+                    grams.append(w[:n])
+                    break
+                grams.extend(w[i : i + n] for i in range(len(w) - n + 1))
+            vocab = self.char_vocab
+            ids = [vocab[g] for g in grams if g in vocab]
+            if len(self._gram_cache) > 200_000:
+                self._gram_cache.clear()
+            self._gram_cache[word] = ids
+        return ids
+
+    def _char_counts(self, text: str) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        if self.config.char_ngrams is None:
+            return counts
+        for word in _WHITESPACE.sub(" ", text.lower()).split():
+            for col in self._word_grams(word):
+                counts[col] = counts.get(col, 0) + 1
+        return counts
+
+    @staticmethod
+    def _tfidf(counts: dict[int, int], idf: np.ndarray, offset: int) -> tuple[np.ndarray, np.ndarray]:
+        if not counts:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        cols = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+        tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
+        vals = (np.log(tf) + np.float32(1)) * idf[cols]
+        norm = math.sqrt(float(np.dot(vals.astype(np.float64), vals.astype(np.float64))))
+        if norm > 0:
+            vals = vals / np.float32(norm)
+        return cols + offset, vals.astype(np.float32)
+
+    def row(self, claim: Claim) -> tuple[np.ndarray, np.ndarray]:
+        """One claim's non-zero feature columns and values."""
+        text = claim.text.lower()
+        wc, wv = self._tfidf(self._word_counts(text), self.word_idf, 0)
+        cc, cv = self._tfidf(self._char_counts(text), self.char_idf, self._n_word)
+        named = [(self.dict_vocab[k], v) for k, v in claim_features(claim).items() if k in self.dict_vocab]
+        base = self._n_word + self._n_char
+        dc = np.array([base + c for c, _ in named], dtype=np.int64)
+        dv = np.array([v * self.config.cue_weight for _, v in named], dtype=np.float32)
+        return np.concatenate([wc, cc, dc]), np.concatenate([wv, cv, dv])
+
+    # -- scoring ------------------------------------------------------------------------------------
+    def decision(self, rows: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+        out = np.tile(self.intercept, (len(rows), 1)).astype(np.float64)
+        for i, (cols, vals) in enumerate(rows):
+            if len(cols):
+                out[i] += vals.astype(np.float64) @ self.coef[cols]
+        return out
+
+    def proba_from_decision(self, raw: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-(raw * self.platt[:, 0] + self.platt[:, 1])))
+
+    def score(self, claims: Sequence[Claim]) -> LinearScores:
+        rows = [self.row(c) for c in claims]
+        return LinearScores(self, list(claims), rows, self.proba_from_decision(self.decision(rows)))
+
+    def predict_proba(self, claims: Sequence[Claim]) -> np.ndarray:
+        return self.score(claims).proba
+
+    # -- evidence -----------------------------------------------------------------------------------
+    def word_evidence(self, claim: Claim, cols: np.ndarray, vals: np.ndarray, category: str,
+                      k: int = EVIDENCE_WORDS) -> list[Evidence]:
+        """The k words of the claim that raised this category's score most, with their character offsets.
+
+        Word n-grams and character n-grams both count toward the word they sit in (a bigram half to each
+        of its words), so the evidence names words a reader can find, not n-grams.
+        """
+        j = CATEGORIES.index(category)
+        contrib = dict(zip(cols.tolist(), (vals.astype(np.float64) * self.coef[cols, j]).tolist(), strict=True))
+        text = claim.text
+        spans = [(m.start(), m.end(), m.group(0)) for m in _SPAN.finditer(text)]
+        weight = [0.0] * len(spans)
+        starts = [s for s, _e, _w in spans]
+
+        def owner(pos: int) -> int:
+            lo, hi = 0, len(starts) - 1
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                if starts[mid] <= pos:
+                    lo = mid
+                else:
+                    hi = mid - 1
+            return lo
+
+        tokens = [(m.start(), m.group(0).lower()) for m in self._token.finditer(text)]
+        lo_n, hi_n = self.config.word_ngrams
+        for n in range(lo_n, hi_n + 1):
+            for i in range(len(tokens) - n + 1):
+                term = tokens[i][1] if n == 1 else " ".join(t for _p, t in tokens[i : i + n])
+                col = self.word_vocab.get(term)
+                if col is None or col not in contrib:
+                    continue
+                share = contrib.pop(col) / n  # once per column: repeated terms carry one tf-idf value
+                for _pos, _t in tokens[i : i + n]:
+                    weight[owner(_pos)] += share
+        offset = self._n_word
+        word_cols = [self._word_grams(w.lower()) for _s, _e, w in spans]
+        uses = Counter(c for cols_w in word_cols for c in cols_w)
+        for w_i, cols_w in enumerate(word_cols):
+            for col in cols_w:
+                if col + offset in contrib:  # a gram's one value is shared by its occurrences
+                    weight[w_i] += contrib[col + offset] / uses[col]
+        order = sorted(range(len(spans)), key=lambda i: -weight[i])
+        out = []
+        for i in order[:k]:
+            if weight[i] < MIN_CONTRIBUTION:
+                break
+            s, e, word = spans[i]
+            m = _EDGE.sub("", word)
+            if not m:
+                continue
+            s += word.find(m)
+            out.append(Evidence("model", m, s, s + len(m), label="words", category=category,
+                                weight=round(weight[i], 3)))
+        return sorted(out, key=lambda ev: ev.start or 0)
+
+
+@dataclass
+class LinearScores:
+    """The ClaimScores of one call: probabilities now, evidence only for the claims that are shown."""
+
+    model: LinearClaimModel
+    claims: list[Claim]
+    rows: list[tuple[np.ndarray, np.ndarray]]
+    proba: np.ndarray
+
+    def evidence(self, i: int, category: str) -> list[Evidence]:
+        cols, vals = self.rows[i]
+        return self.model.word_evidence(self.claims[i], cols, vals, category)
