@@ -10,7 +10,7 @@ import ipaddress
 import posixpath
 import re
 from functools import lru_cache
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 from detector.errors import InputError
 
@@ -47,6 +47,23 @@ LOW_VALUE = re.compile(
 )
 
 
+def split_url(url: str) -> SplitResult:
+    """urlsplit that raises InputError: `http://[::1/` or a host that breaks under NFKC is bad input,
+    which every caller reports as a row or a 400, never a ValueError traceback."""
+    try:
+        return urlsplit(url)
+    except ValueError as exc:
+        raise InputError(f"{url[:200]}: not a valid URL ({exc})") from exc
+
+
+def join_url(base: str, ref: str) -> str:
+    """urljoin that raises InputError, for links and redirect targets written by hostile pages."""
+    try:
+        return urljoin(base, ref)
+    except ValueError as exc:
+        raise InputError(f"{ref[:200]}: not a valid URL ({exc})") from exc
+
+
 @lru_cache(maxsize=1)
 def _psl():  # noqa: ANN202
     from publicsuffixlist import PublicSuffixList
@@ -70,12 +87,10 @@ def _clean_path(path: str) -> str:
 
 def canonicalize(url: str, base: str | None = None) -> str:
     """The canonical spelling of an http(s) URL; raises InputError for anything else."""
-    from urllib.parse import urljoin
-
     raw = url.strip()
     if base is not None:
-        raw = urljoin(base, raw)
-    parts = urlsplit(raw)
+        raw = join_url(base, raw)
+    parts = split_url(raw)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise InputError(f"{url}: not an http(s) URL (only http and https are crawled)")
@@ -117,7 +132,7 @@ def site_key(url: str) -> str:
 
     A non-default port is part of the site, so two test servers on 127.0.0.1 are two sites.
     """
-    parts = urlsplit(url)
+    parts = split_url(url)
     host = (parts.hostname or "").rstrip(".").lower()
     if not host:
         raise InputError(f"{url}: no host name")
