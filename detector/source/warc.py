@@ -28,9 +28,11 @@ from detector.errors import InputError, StemcheckError
 from detector.guard import open_regular, write_error
 from detector.records import WarcEvent
 from detector.source.fetch import Response
-from detector.source.warcfile import Damage, RawRecord, read_records
+from detector.source.warcfile import Damage, RawRecord, looks_like_warc, read_records
 
 log = logging.getLogger(__name__)
+# warcio warns on stderr about every malformed header of a hostile WARC; the reader reports those as rows.
+logging.getLogger("warcio").setLevel(logging.ERROR)
 
 PARTIAL = ".partial"  # a WARC being written: complete only once its summary is in and it is renamed
 WARC_SUFFIXES = (".warc", ".warc.gz", ".warc" + PARTIAL, ".warc.gz" + PARTIAL)
@@ -260,9 +262,10 @@ def iter_records(
         return _parse_record(loader.parse_record_stream(stream, known_format="warc"), max_payload, pages_only)
 
     with fh:
-        head = fh.read(5)
+        head = fh.read(1 << 20)
         fh.seek(0)
-        if not (head.startswith(b"\x1f\x8b") or head.startswith(b"WARC/")):
+        if not head.startswith((b"\x1f\x8b", b"WARC/")) and not looks_like_warc(head):
+            # a damaged first record is still a WARC when a record starts soon after it
             raise InputError(f"{path}: not a WARC file (no WARC or gzip header)")
         for framed in read_records(fh, size, parse):
             if isinstance(framed, Damage):

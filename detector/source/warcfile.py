@@ -11,6 +11,9 @@ record's failure. After damage the reader looks for the next record start (a gzi
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import logging
 import re
 import zlib
@@ -27,8 +30,41 @@ MAX_HEADER_BYTES = 1 << 18  # a WARC header block longer than 256 KB is damage, 
 MAX_LINE_BYTES = 1 << 16
 _GZIP = b"\x1f\x8b\x08"
 _VERSION_LINE = re.compile(rb"WARC/\d{1,3}\.\d{1,3}\r?\n")
-_RECORD_START = re.compile(rb"\x1f\x8b\x08|(?:(?<=\n)|^)WARC/\d{1,3}\.\d{1,3}\r?\n")
-_WARC_START = re.compile(rb"(?:(?<=\n)|^)WARC/\d{1,3}\.\d{1,3}\r?\n")
+# After damage, a record may start glued to garbage: its version line is looked for anywhere.
+_RECORD_START = re.compile(rb"\x1f\x8b\x08|WARC/\d{1,3}\.\d{1,3}\r?\n")
+_WARC_START = re.compile(rb"WARC/\d{1,3}\.\d{1,3}\r?\n")
+_ONCE = frozenset({"warc-type", "warc-record-id", "content-length"})
+_BOUNDARY = re.compile(rb"\r\n\r\nWARC/\d{1,3}\.\d{1,3}\r\n")
+
+
+class _Digest:
+    """A WARC-Block-Digest (`sha1:BASE32`, hex or base32, sha1/sha256/md5) and the hash to check it."""
+
+    def __init__(self, name: str, expected: bytes):
+        self.hash, self.expected = hashlib.new(name), expected
+
+    @classmethod
+    def of(cls, value: str) -> _Digest | None:
+        algo, _, text = value.strip().partition(":")
+        name = {"sha1": "sha1", "sha-1": "sha1", "sha256": "sha256", "sha-256": "sha256", "md5": "md5"}.get(
+            algo.lower())
+        if name is None or not text:
+            return None
+        size = hashlib.new(name).digest_size
+        for decode in (lambda t: base64.b32decode(t.upper()), bytes.fromhex):
+            try:
+                raw = decode(text)
+            except (ValueError, binascii.Error):
+                continue
+            if len(raw) == size:
+                return cls(name, raw)
+        return None
+
+    def update(self, data: bytes) -> None:
+        self.hash.update(data)
+
+    def matches(self) -> bool:
+        return self.hash.digest() == self.expected
 
 
 class _Bad(Exception):
@@ -270,13 +306,18 @@ def _parse_headers(src: _Source) -> tuple[bytes, dict[str, str], int]:
         if text[:1] in (" ", "\t") and last:
             fields[last] += " " + text.strip()
             continue
+        if _WARC_START.search(line):  # a header cut short, the next record's glued to it
+            raise _Bad("record header cut short (the next record starts inside it)")
         name, sep, value = text.partition(":")
         if not sep:
             raise _Bad(f"record header line without a colon: {text[:60]!r}")
         last = name.strip().lower()
+        if last in _ONCE and last in fields:
+            raise _Bad(f"two {name.strip()} fields: the headers of two records run together")
         fields.setdefault(last, value.strip())
     raw_length = fields.get("content-length", "")
-    if not raw_length.isdigit() or len(raw_length) > 15:  # 15 digits: a petabyte, far past any real record
+    # ASCII digits only ("²".isdigit() is True); 15 digits is a petabyte, far past any real record
+    if not (raw_length.isascii() and raw_length.isdigit()) or len(raw_length) > 15:
         raise _Bad(f"bad Content-Length {raw_length[:40]!r}")
     return b"".join(block), fields, int(raw_length)
 
@@ -296,6 +337,28 @@ def _close(src: _Source) -> bool:
     if b"\n" in tail[:run] and (not nxt or nxt.startswith((b"WARC/", _GZIP))):
         return True
     src.unread(tail[:run])
+    return False
+
+
+def looks_like_warc(head: bytes) -> bool:
+    """Whether a record header can be framed somewhere in these first bytes of a file (whose start may be
+    damaged): a gzip member or a `WARC/x.y` line followed by a header block with a Content-Length."""
+    for m in _RECORD_START.finditer(head):
+        if m.group(0).startswith(_GZIP):
+            try:
+                out = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head[m.start():], 64)
+            except zlib.error:
+                continue
+            if _VERSION_LINE.match(out.lstrip(b"\r\n")):
+                return True
+            continue
+        src = _Source(lambda _n: b"", 0)
+        src.buf = head[m.start():]
+        try:
+            _parse_headers(src)
+            return True
+        except _Bad:
+            continue
     return False
 
 
@@ -390,7 +453,41 @@ class _Reader:
             self.payload_start = None
             return
         self.pos = src.tell()
+        inside = self._overrun(fields, self.payload_start, length)
+        if inside is not None:
+            self._damage(start, 0, _Bad(f"the record's Content-Length ({length:,}) runs over the next record"))
+            self.pos, self.payload_start = inside, None
+            return
         yield framed
+
+    def _overrun(self, fields: dict[str, str], begin: int, length: int) -> int | None:
+        """Where a record starts inside this record's content, when its Content-Length swallowed it.
+
+        A wrong Content-Length can land on the CRLF CRLF that closes a later record. The block digest,
+        when the writer recorded one, settles it; otherwise (or when it fails) the content is searched for
+        the mark of a record boundary, CRLF CRLF and a `WARC/x.y` line. Uncompressed files only: a gzip
+        member ends where its record does.
+        """
+        digest = _Digest.of(fields.get("warc-block-digest", ""))
+        self.fh.seek(begin)
+        left, carry, found = length, b"", None
+        while left > 0:
+            chunk = self.fh.read(min(CHUNK, left))
+            if not chunk:
+                break
+            left -= len(chunk)
+            if digest is not None:
+                digest.update(chunk)
+            if found is None:
+                m = _BOUNDARY.search(carry + chunk)
+                if m is not None:
+                    found = begin + length - left - len(chunk) - len(carry) + m.start() + 4
+            carry = chunk[-16:]
+            if digest is None and found is not None:
+                break
+        if digest is not None and digest.matches():
+            return None
+        return found
 
     def _parse(self, record: RawRecord, src: _Source, limit: int) -> Framed:
         stream = _Limited(src, limit)
