@@ -41,7 +41,7 @@ def store_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _client(store_db: Path, detector, tmp: Path, allow_private: bool, **limits: int) -> Iterator[TestClient]:  # noqa: ANN001
     app = create_app(store_db, None, allow_private, fast_settings(), limits=WebLimits(**limits), detector=detector,
                      work_dir=tmp, record_crawls=False)  # the shared store stays as seeded
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         yield client
 
 
@@ -137,7 +137,8 @@ def test_site_job_is_recorded_in_the_store(store_db: Path, detector, tmp_path: P
     shutil.copy(store_db, db)
     app = create_app(db, None, True, fast_settings(), limits=WebLimits(requests_per_minute=10_000),
                      detector=detector, work_dir=tmp_path)
-    with TestClient(app) as own, serve(clinic_site({"/knees": "pc-01.html"})) as (base, _log):
+    site = clinic_site({"/knees": "pc-01.html"})
+    with TestClient(app, base_url="http://localhost") as own, serve(site) as (base, _log):
         data = _wait(own, own.post("/api/jobs", json={"url": base + "/"}).json()["id"])
         assert data["status"] == "done", data
         site = base.split("//")[1]
@@ -417,7 +418,7 @@ def test_cross_origin_posts_are_refused(client: TestClient) -> None:
     hidden = client.post("/api/jobs", json={"url": "http://127.0.0.1:1/"},
                          headers={"Origin": "null", "Sec-Fetch-Site": "cross-site"})
     assert hidden.status_code == 403
-    for headers in ({"Origin": "http://testserver"}, {"Origin": "null", "Sec-Fetch-Site": "same-origin"}):
+    for headers in ({"Origin": "http://localhost"}, {"Origin": "null", "Sec-Fetch-Site": "same-origin"}):
         assert client.post("/check", data={"text": CLAIM}, headers=headers).status_code == 200
 
 
