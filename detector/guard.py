@@ -193,7 +193,8 @@ def write_error(exc: BaseException, path: Path | str) -> OutputError:
 
 
 @contextlib.contextmanager
-def atomic_write(path: Path | str, mode: str = "wb", encoding: str | None = None) -> Iterator[IO]:
+def atomic_write(path: Path | str, mode: str = "wb", encoding: str | None = None,
+                 errors: str | None = None) -> Iterator[IO]:
     """Write `path` whole or not at all: a temporary file beside it, flushed and synced, then renamed.
 
     If the body raises (a full disk, a bug, Ctrl-C), the temporary file is removed and `path` is as it
@@ -205,7 +206,7 @@ def atomic_write(path: Path | str, mode: str = "wb", encoding: str | None = None
     except OSError as exc:
         raise write_error(exc, path) from exc
     try:
-        with os.fdopen(fd, mode, encoding=encoding) as fh:
+        with os.fdopen(fd, mode, encoding=encoding, errors=errors) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
@@ -221,6 +222,7 @@ def atomic_write(path: Path | str, mode: str = "wb", encoding: str | None = None
 
 
 def write_text(path: Path | str, text: str) -> None:
-    """A whole text file, UTF-8, atomically."""
-    with atomic_write(path, "w", encoding="utf-8") as fh:
+    """A whole text file, UTF-8, atomically; a lone surrogate (a name that was not UTF-8) is written as
+    its `\\udcXX` escape rather than failing the write."""
+    with atomic_write(path, "w", encoding="utf-8", errors="backslashreplace") as fh:
         fh.write(text)

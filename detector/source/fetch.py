@@ -23,7 +23,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from detector.errors import FetchError, InputError, UnsafeURLError
 from detector.settings import FetchSettings
-from detector.source.url import join_url, split_url
+from detector.source.url import join_url, split_url, valid_host
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,8 @@ def refuse_form(url: str, settings: FetchSettings) -> SplitResult:
         raise UnsafeURLError(f"{url}: URLs with user names or passwords are refused", "userinfo")
     if not parts.hostname:
         raise UnsafeURLError(f"{url}: no host name", "url")
+    if not valid_host(parts.hostname):
+        raise UnsafeURLError(f"{url}: {parts.hostname!r} is not a valid host name", "url")
     return parts
 
 

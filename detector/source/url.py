@@ -56,6 +56,23 @@ def split_url(url: str) -> SplitResult:
         raise InputError(f"{url[:200]}: not a valid URL ({exc})") from exc
 
 
+_HOST = re.compile(r"(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*\.?")
+
+
+def valid_host(host: str) -> bool:
+    """An IP address, or a name whose IDNA form is DNS-shaped (labels of 1-63 letters, digits, hyphens).
+
+    `a b`, an empty label or a 64-character label are refused here, before a resolver is ever asked.
+    """
+    if _is_ip(host):
+        return True
+    try:
+        ascii_host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return False
+    return _HOST.fullmatch(ascii_host) is not None
+
+
 def join_url(base: str, ref: str) -> str:
     """urljoin that raises InputError, for links and redirect targets written by hostile pages."""
     try:
