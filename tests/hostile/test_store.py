@@ -205,18 +205,23 @@ app()
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs RLIMIT_FSIZE (Linux, macOS)")
-@pytest.mark.parametrize("command", ["scan-db", "scan-csv", "check-html"])
+@pytest.mark.parametrize("command", ["scan-db", "scan-csv", "check-html", "crawl"])
 def test_a_full_disk_is_one_clear_line(tmp_path, command):
     """A file-size limit makes every write past it fail like a full disk (EFBIG for files; SQLite calls it a
     disk I/O error); the user gets one line naming the file, and no trace."""
+    from tests.sites import clinic_site, serve
+
     page = CORPUS / "pages" / "pc-01.html"
-    args = {"scan-db": ["scan", str(CORPUS / "pages"), "--db", str(tmp_path / "s.sqlite")],
-            "scan-csv": ["scan", str(page), "-o", str(tmp_path / "p.csv")],
-            "check-html": ["check", str(page), "--format", "html", "-o", str(tmp_path / "r.html")]}[command]
-    limit = 20_000 if command == "scan-db" else 200
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-c", _FULL_DISK, str(limit), *args], env=env, capture_output=True,
-                          text=True, timeout=BOUND)
+    with serve(clinic_site({"/a": "pc-01.html", "/b": "pc-02.html"})) as (base, _log):
+        args = {"scan-db": ["scan", str(CORPUS / "pages"), "--db", str(tmp_path / "s.sqlite")],
+                "scan-csv": ["scan", str(page), "-o", str(tmp_path / "p.csv")],
+                "check-html": ["check", str(page), "--format", "html", "-o", str(tmp_path / "r.html")],
+                "crawl": ["crawl", base + "/", "-o", str(tmp_path / "c.warc.gz"), "--allow-private", "--delay", "0"],
+                }[command]
+        limit = {"scan-db": 20_000, "crawl": 3_000}.get(command, 200)
+        proc = subprocess.run([sys.executable, "-c", _FULL_DISK, str(limit), *args], env=env, capture_output=True,
+                              text=True, timeout=BOUND)
     assert proc.returncode == 2, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.startswith("stemcheck")]
