@@ -396,3 +396,18 @@ def test_partial_warc_is_read_and_says_so(tmp_path, detector):
     reports = site_reports(detector, path)
     assert len(reports[0].analysed) == 3
     assert any(e.reason == "crawl_unfinished" for e in reports[0].events)
+
+
+@pytest.mark.parametrize("case", ["response-without-target-uri", "brotli-over-a-plain-body", "event-json-is-a-list"])
+def test_scan_turns_a_hostile_record_into_one_failed_row(tmp_path, case):
+    """Through the batch scan: the bad record is one failed row naming file@offset and the cause; every page
+    before and after it is analysed."""
+    from detector.batch.runner import Scanner
+
+    path = tmp_path / "mixed.warc.gz"
+    offset = write_with(path, HOSTILE_RECORDS[case][0])
+    pages = Scanner().run([path]).pages
+    failed = pages[pages["status"] == "failed"]
+    assert list(failed["item_key"]) == [f"{path.resolve()}@{offset}"]
+    assert HOSTILE_RECORDS[case][1] in failed["error"].iloc[0]
+    assert set(PAGES) <= set(pages.loc[pages["status"].isin(["analysed", "irrelevant"]), "url"])
