@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from detector.batch.inputs import Seed, WorkItem, warc_items
-from detector.errors import FetchError, StemcheckError
+from detector.errors import FetchError, OutputError, StemcheckError
 from detector.records import PageResult
 from detector.settings import load_settings
 from detector.source.page import looks_binary
@@ -104,6 +104,10 @@ def crawl_site(site: str, seeds: list[Seed], warc_dir: str, opts: ScanOptions, m
         try:
             result = Crawler(settings, allow_private=opts.allow_private).crawl(
                 start.url, warc, seeds=[s.url for s in pending[1:]], max_pages=max(opts.max_pages, len(pending)))
+        except OutputError as exc:  # the WARC cannot be written (disk full): no seed of this site can be crawled
+            for s in pending:
+                rows[s.key] = seed_row(s, "failed", f"{s.url}: not crawled: {exc}")
+            pending = []
         except StemcheckError as exc:
             host = urlsplit(start.url).hostname
             same_host = isinstance(exc, FetchError)  # the host was refused or does not resolve
