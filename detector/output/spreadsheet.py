@@ -26,6 +26,6 @@ def defused(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of frame whose text cells are all spreadsheet_safe (numbers and booleans are left as they are)."""
     out = frame.copy()
     for column in out.columns:
-        if out[column].dtype == object:
+        if pd.api.types.is_object_dtype(out[column]) or pd.api.types.is_string_dtype(out[column]):
             out[column] = out[column].map(spreadsheet_safe)
     return out
