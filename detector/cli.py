@@ -21,11 +21,17 @@ from typer.core import TyperGroup
 
 from detector.bounds import check_option, check_politeness
 from detector.errors import StemcheckError
-from detector.guard import check_writable, portable, refuse_clobber, write_error
+from detector.guard import check_writable, portable, readable, refuse_clobber, write_error
 from detector.settings import load_settings
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 log = logging.getLogger(__name__)
+
+# Exceptions that steer the command line (exit codes, usage errors): the guard lets them through. Typer may
+# vendor click, so its ClickException is found through a public class rather than imported.
+_CONTROL: tuple[type[BaseException], ...] = (
+    typer.Exit, typer.Abort, click.exceptions.Exit, click.ClickException, click.exceptions.Abort,
+    *{c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"})
 
 
 class _Guarded(TyperGroup):
@@ -35,14 +41,14 @@ class _Guarded(TyperGroup):
     one line naming the command, its input and the log file that holds the full traceback, and exit 1.
     """
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         ctx.meta["stemcheck.argv"] = list(args)
         return super().parse_args(ctx, args)
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+        except _CONTROL:
             raise
         except KeyboardInterrupt:
             err.print("stemcheck: interrupted", markup=False)
@@ -62,7 +68,7 @@ class _Guarded(TyperGroup):
                       f"{portable(str(exc))[:200]}); the full log is in {where}", markup=False)
             raise typer.Exit(1) from None
 
-    def _call(self, ctx: click.Context) -> tuple[str, list[str]]:
+    def _call(self, ctx: Any) -> tuple[str, list[str]]:
         """The command and its positional arguments (the inputs), parsed as the command parses them."""
         argv: list[str] = ctx.meta.get("stemcheck.argv", [])
         name = ctx.invoked_subcommand or next((a for a in argv if not a.startswith("-")), "")
@@ -72,7 +78,7 @@ class _Guarded(TyperGroup):
         rest = argv[argv.index(name) + 1:]
         try:
             sub = cmd.make_context(name, list(rest), parent=ctx, resilient_parsing=True)
-            values = [sub.params.get(p.name) for p in cmd.params if isinstance(p, click.Argument)]
+            values = [sub.params.get(p.name) for p in cmd.params if p.param_type_name == "argument"]
             inputs = [str(x) for v in values for x in (v if isinstance(v, list | tuple) else [v]) if x is not None]
         except Exception:  # noqa: BLE001 - a best effort: the raw words will do
             inputs = [a for a in rest if not a.startswith("-")]
@@ -137,7 +143,10 @@ def _write(text: str, output: Path | None) -> None:
 
     text = text if text.endswith("\n") else text + "\n"
     if output is None:
-        sys.stdout.write(text)
+        try:
+            sys.stdout.write(text)
+        except UnicodeEncodeError:  # a target name that is not UTF-8, on a strict terminal
+            sys.stdout.write(readable(text))
         return
     try:
         write_text(output, text)

@@ -59,6 +59,15 @@ def portable(text: str) -> str:
     return "".join(out)
 
 
+def readable(text: str) -> str:
+    """Text for a terminal that only takes valid Unicode: a byte that was not UTF-8 shown as `\\xNN`.
+
+    Unlike `portable` this is for eyes, not for keys: backslashes are left as they are.
+    """
+    return "".join(f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else
+                   f"\\u{ord(c):04x}" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+
+
 def unportable(text: str) -> str:
     """The original string behind `portable(text)` (surrogate-escaped again), e.g. to open the file."""
     if "\\" not in text:

@@ -133,3 +133,12 @@ def test_non_utf8_file_name_reaches_every_output(tmp_path: Path) -> None:
         keys = {r[0] for r in con.execute("SELECT item_key FROM pages")}
     assert keys == {shown}
     assert Path(unportable(shown)).read_bytes() == PAGE.read_bytes(), "the stored name finds the file again"
+
+
+def test_non_utf8_target_is_shown_readably(tmp_path: Path) -> None:
+    """`check` on a file whose name is not UTF-8: the report shows the byte as `\\xe9`, on any terminal."""
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/" + RAW_NAME))
+    shutil.copy(PAGE, odd)
+    result = CliRunner().invoke(app, ["check", str(odd)])
+    assert result.exit_code == 0, result.output
+    assert "caf\\xe9-\\xff.html" in result.stdout
