@@ -159,8 +159,8 @@ def read_url_list(path: Path, settings: Settings | None = None, first_seq: int =
                           status=status, error=f"{path}:{n}: {error[:300]}", model_sha256="")
 
     try:
-        with open_regular(path) as fh:
-            lines = fh.read(max(settings.extract.max_html_bytes, 1) + 1).decode("utf-8", errors="replace")
+        with open_regular(path) as fh:  # a regular file, so it ends: read it all, every line gets its row
+            lines = fh.read().decode("utf-8", errors="replace")
     except (InputError, OSError) as exc:
         return {}, [PageResult(item_key=str(path), seq=first_seq, url=str(path), site="", source=str(path),
                                status="failed", error=str(exc) if isinstance(exc, InputError) else
