@@ -12,7 +12,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -27,11 +26,10 @@ from detector.settings import load_settings
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 log = logging.getLogger(__name__)
 
-# Exceptions that steer the command line (exit codes, usage errors): the guard lets them through. Typer may
-# vendor click, so its ClickException is found through a public class rather than imported.
+# Exceptions that steer the command line (exit codes, usage errors): the guard lets them through. Newer
+# Typer vendors click, so its ClickException is found through a public class rather than imported.
 _CONTROL: tuple[type[BaseException], ...] = (
-    typer.Exit, typer.Abort, click.exceptions.Exit, click.ClickException, click.exceptions.Abort,
-    *{c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"})
+    typer.Exit, typer.Abort, *{c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"})
 
 
 class _Guarded(TyperGroup):
