@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from warcio.recordloader import ArcWarcRecordLoader
+from warcio.recordloader import ArcWarcRecord, ArcWarcRecordLoader
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -259,7 +259,7 @@ def iter_records(
             raise InputError(f"{kind} record without a WARC-Record-ID")
         if kind in ("response", "revisit", "request") and not raw.headers.get("warc-target-uri"):
             raise InputError(f"{kind} record without a WARC-Target-URI")
-        return _parse_record(loader.parse_record_stream(stream, known_format="warc"), max_payload, pages_only)
+        return _parse_record(_warcio_record(loader, raw, stream), max_payload, pages_only)
 
     with fh:
         head = fh.read(1 << 20)
@@ -286,6 +286,21 @@ def iter_records(
                 yield item
             elif item is not None:
                 yield item
+
+
+def _warcio_record(loader: ArcWarcRecordLoader, raw: RawRecord, stream: BinaryIO) -> ArcWarcRecord:
+    """The record as warcio's type, from the header fields the framing already read: warcio parses only
+    the HTTP headers and decodes the body (chunking, Content-Encoding)."""
+    rec_headers = StatusAndHeaders("", raw.pairs, protocol=raw.version)
+    uri = raw.headers.get("warc-target-uri", "")
+    if uri.startswith("<") and uri.endswith(">"):  # wget 1.19 wrote <URI>
+        uri = uri[1:-1]
+    uri = uri.replace(" ", "%20")
+    if uri != raw.headers.get("warc-target-uri", ""):
+        rec_headers.replace_header("WARC-Target-URI", uri)
+    kind = raw.headers.get("warc-type", "")
+    http = loader.load_http_headers(kind, uri, stream, raw.length)
+    return ArcWarcRecord("warc", kind, rec_headers, stream, http, raw.headers.get("content-type"), raw.length)
 
 
 def _json_object(stream: BinaryIO, what: str) -> dict:

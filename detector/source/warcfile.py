@@ -18,7 +18,7 @@ import logging
 import re
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO, Generic, TypeVar
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ _VERSION_LINE = re.compile(rb"WARC/\d{1,3}\.\d{1,3}\r?\n")
 _RECORD_START = re.compile(rb"\x1f\x8b\x08|WARC/\d{1,3}\.\d{1,3}\r?\n")
 _WARC_START = re.compile(rb"WARC/\d{1,3}\.\d{1,3}\r?\n")
 _ONCE = frozenset({"warc-type", "warc-record-id", "content-length"})
+_BLANK_LINE = re.compile(rb"\n\r?\n")
 _BOUNDARY = re.compile(rb"\r\n\r\nWARC/\d{1,3}\.\d{1,3}\r\n")
 
 
@@ -87,6 +88,8 @@ class RawRecord:
     inner: int  # where it starts in the member's decompressed bytes (0: it opens the member, or no gzip)
     headers: dict[str, str]
     length: int  # its Content-Length
+    version: str = "WARC/1.1"
+    pairs: list[tuple[str, str]] = field(default_factory=list)  # the fields as written, in order
 
     @property
     def location(self) -> str:
@@ -279,47 +282,69 @@ class _Member:
         return b""
 
 
-def _parse_headers(src: _Source) -> tuple[bytes, dict[str, str], int]:
-    """Read one record's header block; (its bytes, its fields, its Content-Length) or _Bad."""
-    first = src.readline(MAX_LINE_BYTES)
-    if not first:
-        raise _Bad("the file ends where a record should start", truncated=True)
-    if not _VERSION_LINE.fullmatch(first):
-        raise _Bad("no WARC record header here")
-    block = [first]
-    total = len(first)
-    fields: dict[str, str] = {}
-    last = ""
+def _header_block(src: _Source) -> bytes:
+    """The bytes of one record's header block, through the blank line that ends it, or _Bad."""
     while True:
-        line = src.readline(MAX_LINE_BYTES)
-        if not line:
-            raise _Bad("record header cut short", truncated=True)
-        if not line.endswith(b"\n"):
-            raise _Bad(f"record header line over {MAX_LINE_BYTES:,} bytes")
-        block.append(line)
-        total += len(line)
-        if total > MAX_HEADER_BYTES:
+        m = _BLANK_LINE.search(src.buf, src.i, src.i + MAX_HEADER_BYTES)
+        if m is not None:
+            return src.read(m.end() - src.i)
+        if src._avail() >= MAX_HEADER_BYTES:
             raise _Bad(f"record header over {MAX_HEADER_BYTES:,} bytes")
-        if line in (b"\r\n", b"\n"):
-            break
-        text = line.decode("utf-8", errors="replace").rstrip("\r\n")
-        if text[:1] in (" ", "\t") and last:
-            fields[last] += " " + text.strip()
+        if not src._fill():
+            if not src._avail():
+                raise _Bad("the file ends where a record should start", truncated=True)
+            if not _VERSION_LINE.match(src.buf, src.i):
+                raise _Bad("no WARC record header here")
+            raise _Bad("record header cut short", truncated=True)
+
+
+def _parse_headers(src: _Source) -> tuple[bytes, list[tuple[str, str]], int]:
+    """Read one record's header block: (its bytes, its fields in order, its Content-Length), or _Bad.
+
+    Fields keep their spelling for warcio; RawRecord.headers has them lower-cased (the first wins).
+    """
+    block = _header_block(src)
+    first = _VERSION_LINE.match(block)
+    if first is None:
+        raise _Bad("no WARC record header here")
+    if _WARC_START.search(block, first.end()):  # a header cut short, the next record's glued to it
+        raise _Bad("record header cut short (the next record starts inside it)")
+    pairs: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for line in block[first.end():].decode("utf-8", errors="replace").split("\n"):
+        text = line.rstrip("\r")
+        if not text:
             continue
-        if _WARC_START.search(line):  # a header cut short, the next record's glued to it
-            raise _Bad("record header cut short (the next record starts inside it)")
+        if len(line) > MAX_LINE_BYTES:
+            raise _Bad(f"record header line over {MAX_LINE_BYTES:,} bytes")
+        if text[0] in " \t" and pairs:
+            pairs[-1] = (pairs[-1][0], f"{pairs[-1][1]} {text.strip()}")
+            continue
         name, sep, value = text.partition(":")
         if not sep:
             raise _Bad(f"record header line without a colon: {text[:60]!r}")
-        last = name.strip().lower()
-        if last in _ONCE and last in fields:
-            raise _Bad(f"two {name.strip()} fields: the headers of two records run together")
-        fields.setdefault(last, value.strip())
-    raw_length = fields.get("content-length", "")
+        name = name.strip()
+        key = name.lower()
+        if key in _ONCE and key in seen:
+            raise _Bad(f"two {name} fields: the headers of two records run together")
+        seen.add(key)
+        pairs.append((name, value.strip()))
+    raw_length = next((v for n, v in pairs if n.lower() == "content-length"), "")
     # ASCII digits only ("²".isdigit() is True); 15 digits is a petabyte, far past any real record
     if not (raw_length.isascii() and raw_length.isdigit()) or len(raw_length) > 15:
         raise _Bad(f"bad Content-Length {raw_length[:40]!r}")
-    return b"".join(block), fields, int(raw_length)
+    return block, pairs, int(raw_length)
+
+
+def _version(block: bytes) -> str:
+    return block[:block.index(b"\n")].decode("ascii").strip()
+
+
+def _fields(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in pairs:
+        out.setdefault(name.lower(), value)
+    return out
 
 
 def _close(src: _Source) -> bool:
@@ -365,8 +390,9 @@ def looks_like_warc(head: bytes) -> bool:
 def read_records(fh: BinaryIO, size: int, parse: Callable[[RawRecord, _Limited], T]) -> Iterator[Framed[T] | Damage]:
     """Every record of an open WARC file (gzipped per record, as one member, or not at all), in order.
 
-    `parse` gets each record and a stream of exactly its bytes; it runs inside the one guard, so its
-    exceptions come back as `Framed.error`. Framing faults come back as Damage, once per damaged stretch.
+    `parse` gets each record (its header fields parsed) and a stream of exactly its content; it runs
+    inside the one guard, so its exceptions come back as `Framed.error`. Framing faults come back as
+    Damage, once per damaged stretch.
     """
     reader = _Reader(fh, size, parse)
     try:
@@ -427,7 +453,7 @@ class _Reader:
         start = self.pos
         src = self._file_source(start)
         try:
-            block, fields, length = _parse_headers(src)
+            block, pairs, length = _parse_headers(src)
         except _Bad as bad:
             self._damage(start, 0, bad)
             # A record whose Content-Length overran may hide the start of the next one: look from its payload.
@@ -438,15 +464,15 @@ class _Reader:
         yield from self._resumed(str(start))
         self.payload_start = src.tell()
         end = self.payload_start + length
-        record = RawRecord(start, 0, fields, length)
+        fields = _fields(pairs)
+        record = RawRecord(start, 0, fields, length, _version(block), pairs)
         if end > self.size:
             self._damage(start, 0, _Bad(f"Content-Length {length:,} runs past the end of the file "
                                         f"({end - self.size:,} bytes missing)", truncated=True))
             self._rescan(self.payload_start)
             self.payload_start = None
             return
-        src.unread(block)
-        framed = self._parse(record, src, len(block) + length)
+        framed = self._parse(record, src, length)
         if not _close(src):
             self._damage(start, 0, _Bad(f"the record does not end where its Content-Length ({length:,}) says"))
             self._rescan(self.payload_start)
@@ -517,7 +543,7 @@ class _Reader:
                 inner = src.tell()
                 if src.at_eof():
                     break
-                block, fields, length = _parse_headers(src)
+                block, pairs, length = _parse_headers(src)
             except _Broken as bad:
                 self._member_damage(start, inner if opened else 0, bad, opened)
                 return
@@ -530,11 +556,10 @@ class _Reader:
                     break
                 continue
             opened = True
-            record = RawRecord(start, inner, fields, length)
+            record = RawRecord(start, inner, _fields(pairs), length, _version(block), pairs)
             yield from self._resumed(record.location)
-            src.unread(block)
             try:
-                framed = self._parse(record, src, len(block) + length)
+                framed = self._parse(record, src, length)
                 closed = _close(src)
             except _Bad as bad:
                 self._member_damage(start, inner, bad, True)
