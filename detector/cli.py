@@ -5,20 +5,101 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import tempfile
+import traceback
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer.core import TyperGroup
 
+from detector.bounds import check_option, check_politeness
 from detector.errors import StemcheckError
+from detector.guard import check_writable, portable, readable, refuse_clobber, write_error
 from detector.settings import load_settings
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Find unproven stem-cell clinic marketing.")
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 log = logging.getLogger(__name__)
+
+# Exceptions that steer the command line (exit codes, usage errors): the guard lets them through. Newer
+# Typer vendors click, so its ClickException is found through a public class rather than imported.
+_CONTROL: tuple[type[BaseException], ...] = (
+    typer.Exit, typer.Abort, *{c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"})
+
+
+class _Guarded(TyperGroup):
+    """Every command runs inside one guard, so no traceback ever reaches a user.
+
+    Our own errors (bad input, a refused output, a full disk) are one line and exit 2; anything unexpected is
+    one line naming the command, its input and the log file that holds the full traceback, and exit 1.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        ctx.meta["stemcheck.argv"] = list(args)
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _CONTROL:
+            raise
+        except KeyboardInterrupt:
+            err.print("stemcheck: interrupted", markup=False)
+            raise typer.Exit(130) from None
+        except StemcheckError as exc:
+            err.print(f"stemcheck: {portable(str(exc))}", markup=False)
+            raise typer.Exit(2) from None
+        except OSError as exc:  # a write that failed outside the writers (disk full, permissions)
+            name = getattr(exc, "filename", None) or "output"
+            err.print(f"stemcheck: {write_error(exc, name)}", markup=False)
+            raise typer.Exit(2) from None
+        except Exception as exc:  # noqa: BLE001 - the last guard: one line and a log, never a traceback
+            command, inputs = self._call(ctx)
+            where = _crash_log(command, inputs, exc)
+            target = f" on {', '.join(portable(i) for i in inputs[:3])}" if inputs else ""
+            err.print(f"stemcheck {command}: internal error{target} ({type(exc).__name__}: "
+                      f"{portable(str(exc))[:200]}); the full log is in {where}", markup=False)
+            raise typer.Exit(1) from None
+
+    def _call(self, ctx: Any) -> tuple[str, list[str]]:
+        """The command and its positional arguments (the inputs), parsed as the command parses them."""
+        argv: list[str] = ctx.meta.get("stemcheck.argv", [])
+        name = ctx.invoked_subcommand or next((a for a in argv if not a.startswith("-")), "")
+        cmd = self.get_command(ctx, name) if name else None
+        if cmd is None or name not in argv:
+            return name or "stemcheck", []
+        rest = argv[argv.index(name) + 1:]
+        try:
+            sub = cmd.make_context(name, list(rest), parent=ctx, resilient_parsing=True)
+            values = [sub.params.get(p.name) for p in cmd.params if p.param_type_name == "argument"]
+            inputs = [str(x) for v in values for x in (v if isinstance(v, list | tuple) else [v]) if x is not None]
+        except Exception:  # noqa: BLE001 - a best effort: the raw words will do
+            inputs = [a for a in rest if not a.startswith("-")]
+        return name, inputs
+
+
+def _crash_log(command: str, inputs: list[str], exc: BaseException) -> str:
+    """Write the traceback where the user can find it and send it to us; returns the file's path."""
+    try:
+        fd, path = tempfile.mkstemp(prefix=f"stemcheck-{command}-", suffix=".log")
+        with open(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
+            from detector import __version__
+
+            fh.write(f"stemcheck {__version__} {command} at {datetime.now(UTC).isoformat()}\n")
+            fh.write(f"arguments: {sys.argv[1:]!r}\ninputs: {inputs!r}\n\n")
+            fh.write("".join(traceback.format_exception(exc)))
+        return path
+    except OSError:
+        return "(no log: the temporary folder is not writable)"
+
+
+app = typer.Typer(cls=_Guarded, add_completion=False, no_args_is_help=True,
+                  help="Find unproven stem-cell clinic marketing.")
 
 
 class Format(StrEnum):
@@ -55,21 +136,46 @@ def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progre
 
 
 def _write(text: str, output: Path | None) -> None:
+    """The report to stdout, or to a file written whole (temporary file beside it, then renamed) or not at all."""
+    from detector.guard import write_text
+
+    text = text if text.endswith("\n") else text + "\n"
     if output is None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    else:
-        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-        err.print(f"wrote {output}", markup=False)
+        try:
+            sys.stdout.write(text)
+        except UnicodeEncodeError:  # a target name that is not UTF-8, on a strict terminal
+            sys.stdout.write(readable(text))
+        return
+    try:
+        write_text(output, text)
+    except StemcheckError as exc:
+        _fail(str(exc))
+    err.print(f"wrote {output}", markup=False)
+
+
+def _preflight(numbers: dict[str, float | None] | None = None, polite: tuple[float | None, bool] | None = None,
+               outputs: list[Path | None] | None = None, inputs: list[str | Path | None] | None = None) -> None:
+    """Refuse bad options before any work: numbers out of bounds, an impolite delay, an output that is also an
+    input (or cannot be written where it is asked for). One line each, exit 2."""
+    try:
+        for option, value in (numbers or {}).items():
+            check_option(option, value)
+        if polite is not None:
+            check_politeness(*polite)
+        refuse_clobber(outputs or [], inputs or [])
+        for out in outputs or []:
+            if out is not None:
+                check_writable(out)
+    except StemcheckError as exc:
+        _fail(str(exc))
 
 
 def _crawl_settings(max_pages: int | None, max_depth: int | None, delay: float | None):  # noqa: ANN202
     import dataclasses
 
+    _preflight({"--max-pages": max_pages, "--max-depth": max_depth, "--delay": delay})
     settings = load_settings()
     changes = {k: v for k, v in (("max_pages", max_pages), ("max_depth", max_depth), ("delay", delay)) if v is not None}
-    for key, value in changes.items():
-        if value < 0 or (key == "max_pages" and value < 1):
-            _fail(f"--{key.replace('_', '-')} {value}: must be {'at least 1' if key == 'max_pages' else '>= 0'}")
     return dataclasses.replace(settings, crawl=dataclasses.replace(settings.crawl, **changes))
 
 
@@ -87,7 +193,9 @@ def _default_warc(url: str) -> Path:
 
 
 def _is_warc(target: str) -> bool:
-    return target.lower().endswith((".warc", ".warc.gz"))
+    from detector.source.warc import is_warc_name
+
+    return is_warc_name(target)
 
 
 @app.command()
@@ -110,6 +218,8 @@ def check(
     """Check pages, text, sites or WARC files for red-flag claims; exit 2 if any target could not be checked."""
     from detector.output import report
 
+    _preflight({"--max-pages": max_pages, "--max-depth": max_depth, "--delay": delay},
+               (delay, allow_private) if site else None, [output, warc], [*targets, db])
     detector = _detector(model_dir)
     settings = _crawl_settings(max_pages, max_depth, delay) if site else load_settings()
     if warc is not None and sum(1 for t in targets if t.lower().startswith(("http://", "https://"))) > 1:
@@ -207,6 +317,8 @@ def crawl(
         _fail(f"{output}: the output must end in .warc.gz (or .warc)")
     if previous is not None and not previous.is_file():
         _fail(f"{previous}: no such file")
+    _preflight({"--max-pages": max_pages, "--max-depth": max_depth, "--delay": delay}, (delay, allow_private),
+               [output], [previous])
     settings = _crawl_settings(max_pages, max_depth, delay)
     try:
         result = Crawler(settings, allow_private=allow_private).crawl(url, output, previous=previous)
@@ -230,6 +342,7 @@ def demo(
     """Check the bundled demo pages in corpora/pages and print them ranked by risk, with evidence."""
     from detector.categories import RED_FLAGS
 
+    _preflight({"--top": top})
     settings = load_settings()
     pages = sorted((settings.model.corpus_dir / "pages").glob("*.html"))
     if not pages:
@@ -297,6 +410,7 @@ def evaluate(
     from detector.lab.evaluate import evaluate as run_eval
 
     settings = load_settings()
+    _preflight(outputs=[output], inputs=[realworld])
     detector = _detector(model_dir)
     if not realworld.is_file():
         err.print(f"note: {realworld} not found; real-world evaluation skipped", markup=False)
@@ -323,8 +437,7 @@ def evaluate(
                 f"{m['sentence_precision']} R {m['sentence_recall']} (keywords P {b['sentence_precision']} "
                 f"R {b['sentence_recall']})", markup=False)
     path = output or (model_dir or settings.model.model_dir) / "metrics.json"
-    path.write_text(json.dumps(metrics, indent=2) + "\n")
-    err.print(f"wrote {path}", markup=False)
+    _write(json.dumps(metrics, indent=2), path)
 
 
 @app.command()
@@ -356,6 +469,10 @@ def scan(
         _fail(f"--workers {workers}: must be at least 1")
     if output is not None and output.suffix.lower() not in (".csv", ".parquet"):
         _fail(f"{output}: the output must end in .csv or .parquet")
+    crawls = any(i.startswith(("http://", "https://")) or i.lower().endswith((".txt", ".urls")) for i in inputs)
+    _preflight({"--max-pages": max_pages, "--delay": delay, "--workers": workers, "--top": top},
+               (delay, allow_private) if crawls else None,
+               [output, _sites_path(output) if output is not None else None], [*inputs, db])
     opts = ScanOptions(gate=not no_gate, max_pages=max_pages, delay=delay, allow_private=allow_private)
     show = err.is_terminal
     progress = Progress(TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True,
@@ -377,12 +494,12 @@ def scan(
         except StemcheckError as exc:
             _fail(str(exc))
     if output is not None:
+        sites_path = _sites_path(output)
         try:
             write_table(result.pages, output)
-            sites_path = output.with_name(output.name[: -len(output.suffix)] + ".sites" + output.suffix)
             write_table(result.sites, sites_path)
-        except (OSError, StemcheckError) as exc:
-            _fail(f"{output}: cannot write ({exc})")
+        except StemcheckError as exc:
+            _fail(str(exc))
         err.print(f"wrote {output} and {sites_path}", markup=False)
     out = Console(highlight=False, width=160)
     s = result.summary
@@ -403,6 +520,11 @@ def scan(
         err.print(f"stemcheck: ... and {len(result.failures) - 20} more failures (see the error column)", markup=False)
     if result.failures:
         raise typer.Exit(2)
+
+
+def _sites_path(output: Path) -> Path:
+    """The site table beside the pages table: pages.csv -> pages.sites.csv."""
+    return output.with_name(output.name[: -len(output.suffix)] + ".sites" + output.suffix)
 
 
 @app.command()
@@ -443,16 +565,23 @@ def serve(
     port: int = typer.Option(8000, "--port"),
     db: Path | None = typer.Option(None, "--db", help="Results store for triage (default: a demo store built from "
                                    "the bundled pages on first start)."),
+    allowed_host: list[str] = typer.Option([], "--allowed-host", help="A host name clients may use to reach the "
+                                           "app (repeatable). The bound address and localhost names are always "
+                                           "allowed; required when listening on all interfaces."),
+    rate_limit: int | None = typer.Option(None, "--rate-limit", help="Requests a minute per client (default 120; "
+                                          "STEMCHECK_WEB_REQUESTS_PER_MINUTE)."),
     allow_private: bool = typer.Option(False, "--allow-private", help="Let the app fetch loopback/private URLs "
                                        "(tests, intranet). Never on by default."),
     model_dir: Path | None = typer.Option(None, "--model-dir"),
 ) -> None:
     """Run the web app: Check (journalists), Triage (regulators) and the JSON API with OpenAPI docs."""
+    _preflight({"--port": port, "--rate-limit": rate_limit})
     try:
         from detector.web.server import run_server
     except ImportError as exc:
         _fail(f"the web app needs its dependencies ({exc.name}): pip install -e .")
     try:
-        run_server(host=host, port=port, db=db, allow_private=allow_private, model_dir=model_dir)
+        run_server(host=host, port=port, db=db, allow_private=allow_private, model_dir=model_dir,
+                   allowed_hosts=allowed_host, rate_limit=rate_limit)
     except StemcheckError as exc:
         _fail(str(exc))

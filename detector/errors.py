@@ -9,6 +9,10 @@ class InputError(StemcheckError):
     """A target (file, text, URL) cannot be analysed: missing, empty, binary or not HTML/text."""
 
 
+class OutputError(StemcheckError):
+    """An output cannot be written: the disk is full, the folder is not writable, or the store is not ours."""
+
+
 class FetchError(InputError):
     """A URL could not be fetched: unreachable, timed out, too large, wrong content type.
 

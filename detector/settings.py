@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from detector.bounds import check_setting
 from detector.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -89,15 +90,36 @@ class ModelSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """Limits of the web face (`stemcheck serve`); the crawl itself is bounded by CrawlSettings/FetchSettings.
+
+    requests_per_minute counts every request of one client address except static files, so one journalist
+    clicking around never meets it but a script hammering the API does (429 with Retry-After). body_timeout
+    bounds how long one request may take to send its body: a client that drips it is cut off (408).
+    """
+
+    max_body_bytes: int = 1_000_000
+    max_text_chars: int = 200_000
+    max_jobs: int = 2
+    max_sync_fetches: int = 4
+    requests_per_minute: int = 120
+    max_kept_results: int = 100
+    max_tracked_clients: int = 10_000
+    body_timeout: float = 10.0
+
+
+@dataclass(frozen=True)
 class Settings:
     fetch: FetchSettings = field(default_factory=FetchSettings)
     crawl: CrawlSettings = field(default_factory=CrawlSettings)
     extract: ExtractSettings = field(default_factory=ExtractSettings)
     nlp: NlpSettings = field(default_factory=NlpSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
+    web: WebSettings = field(default_factory=WebSettings)
 
 
 def _coerce(raw: str, current: object, name: str) -> object:
+    """The environment's text as the type of the default; a value that does not parse is a ConfigError."""
     try:
         if isinstance(current, bool):
             return raw.strip().lower() in {"1", "true", "yes", "on"}
@@ -115,7 +137,10 @@ def _coerce(raw: str, current: object, name: str) -> object:
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
-    """Build settings from defaults overridden by STEMCHECK_* environment variables."""
+    """Build settings from defaults overridden by STEMCHECK_* environment variables.
+
+    Every number is checked against its bound (detector/bounds.py), as the command line's options are.
+    """
     env = os.environ if environ is None else environ
     sections = {}
     for sec in dataclasses.fields(Settings):
@@ -125,5 +150,6 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             name = f"STEMCHECK_{sec.name.upper()}_{f.name.upper()}"
             if name in env:
                 changes[f.name] = _coerce(env[name], getattr(default, f.name), name)
+                check_setting(f"{sec.name}.{f.name}", changes[f.name], name)
         sections[sec.name] = dataclasses.replace(default, **changes)
     return Settings(**sections)

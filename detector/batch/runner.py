@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from detector.batch.inputs import WorkItem, expand
+from detector.batch.inputs import Seed, WorkItem, expand
 from detector.batch.worker import ScanOptions, _worker_detector, analyse_batch, crawl_site
 from detector.errors import InputError
+from detector.guard import portable, write_error
 from detector.output.store import ResultStore
 from detector.output.table import pages_frame, pages_frame_from_store, public, sites_frame, sites_frame_from_store
 from detector.records import PageResult
@@ -44,6 +45,16 @@ class ScanResult:
 
 
 _ROW_FIELDS = [f.name for f in fields(PageResult) if f.name != "claims"]
+_TEXT_FIELDS = ("item_key", "url", "site", "source", "title", "top_evidence", "error")
+
+
+def _portable_row(r: PageResult) -> None:
+    """Every row passes here before any sink (store, CSV, Parquet, terminal): a file name that is not UTF-8
+    is written losslessly as `\\xNN` (guard.portable) instead of failing the whole write."""
+    for name in _TEXT_FIELDS:
+        value = getattr(r, name)
+        if isinstance(value, str):
+            setattr(r, name, portable(value))
 
 
 
@@ -95,6 +106,8 @@ class Scanner:
         started = time.monotonic()
 
         def sink(results: list[PageResult]) -> None:
+            for r in results:
+                _portable_row(r)
             fresh = [r for r in results if r.item_key not in done]
             for r in fresh:
                 if not r.model_sha256:
@@ -144,7 +157,8 @@ class Scanner:
                   store: ResultStore | None, model_sha: str, done: set[str]) -> None:
         seq = 0
         batch: list[WorkItem] = []
-        url_sites: list[tuple[str, list[str], int]] = []
+        url_sites: dict[str, tuple[list[Seed], int]] = {}
+        listed: dict[str, str] = {}
 
         def flush() -> None:
             nonlocal batch
@@ -152,24 +166,35 @@ class Scanner:
                 submit.batch(batch, self.model_dir, self.opts.gate, sink)
                 batch = []
 
-        max_bytes = self.settings.extract.max_html_bytes
+        def decided(item: PageResult) -> None:
+            if portable(item.item_key) not in done:
+                item.model_sha256 = item.model_sha256 or model_sha
+                sink([item])
+
         for name in names:
-            found = expand(name, seq, max_bytes)
-            for site, urls in found.sites:
-                url_sites.append((site, urls, seq))
+            found = expand(name, seq, self.settings)
+            for site, seeds in found.sites:
+                group = url_sites.setdefault(site, ([], seq))[0]  # a site listed twice is crawled once
+                for s in seeds:
+                    if s.url in listed:  # every line still gets its row
+                        decided(PageResult(item_key=s.key, seq=s.seq, url=s.url, site=site, source=s.key,
+                                           status="skipped", error=f"{s.key}: the same URL as {listed[s.url]}; "
+                                           "crawled once", model_sha256=model_sha))
+                        continue
+                    listed[s.url] = s.key
+                    group.append(s)
                 seq += 100_000
             last = seq
             for item in found.items:
                 last = max(last, item.seq)
-                if item.item_key in done:
-                    continue
                 if isinstance(item, PageResult):
-                    item.model_sha256 = item.model_sha256 or model_sha
-                    sink([item])
+                    decided(item)
+                    continue
+                if portable(item.item_key) in done:
                     continue
                 if store is not None:
                     sha = hashlib.sha256(item.body).hexdigest()
-                    prior = store.reusable(item.url, sha, model_sha)
+                    prior = store.reusable(portable(item.url), sha, model_sha)
                     if prior is not None:
                         sink([store.reused(prior, item_key=item.item_key, seq=item.seq, url=item.url, site=item.site,
                                            source=item.source, fetched_at=item.fetched_at)])
@@ -182,12 +207,14 @@ class Scanner:
         flush()
         if url_sites:
             warc_dir = Path(self.warc_dir or "stemcheck-scan-warcs")
-            warc_dir.mkdir(parents=True, exist_ok=True)
-            for site, urls, first in url_sites:
-                prefix = str((warc_dir / f"{site.replace(':', '_')}.warc.gz").resolve()) + "@"
-                if any(k.startswith(prefix) for k in done):
+            try:
+                warc_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise write_error(exc, warc_dir) from exc
+            for site, (seeds, first) in url_sites.items():
+                if not seeds or any(s.key in done for s in seeds):
                     continue  # crawled and written before an interruption: resume does not crawl it again
-                submit.site(site, urls, str(warc_dir.resolve()), self.opts, self.model_dir, first, sink)
+                submit.site(site, seeds, str(warc_dir.resolve()), self.opts, self.model_dir, first, sink)
         submit.wait(sink)
 
 
@@ -233,17 +260,17 @@ class _Executor:
         self.pending.append(self.client.submit(analyse_batch, items, model_dir, gate, pure=False))
         self._drain(sink, self.in_flight)
 
-    def site(self, site: str, urls: list[str], warc_dir: str, opts: ScanOptions, model_dir: str, first: int,
+    def site(self, site: str, seeds: list[Seed], warc_dir: str, opts: ScanOptions, model_dir: str, first: int,
              sink: Callable) -> None:
         """One task per site keeps all of a host's URLs in one sequential, polite crawl."""
         if self.client is not None:
-            self.pending.append(self.client.submit(crawl_site, site, urls, warc_dir, opts, model_dir, first,
+            self.pending.append(self.client.submit(crawl_site, site, seeds, warc_dir, opts, model_dir, first,
                                                    pure=False))
             self._drain(sink, self.in_flight)
             return
         if self.threads is None:
             self.threads = ThreadPoolExecutor(max_workers=min(16, (os.cpu_count() or 2) * 4))
-        self.pending.append(self.threads.submit(crawl_site, site, urls, warc_dir, opts, model_dir, first))
+        self.pending.append(self.threads.submit(crawl_site, site, seeds, warc_dir, opts, model_dir, first))
 
     def _drain(self, sink: Callable, keep: int) -> None:
         from dask.distributed import wait

@@ -9,12 +9,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from detector.batch.inputs import WorkItem, warc_items
-from detector.errors import StemcheckError
+from detector.batch.inputs import Seed, WorkItem, warc_items
+from detector.errors import FetchError, OutputError, StemcheckError
 from detector.records import PageResult
 from detector.settings import load_settings
 from detector.source.page import looks_binary
@@ -72,29 +75,72 @@ def analyse_batch(items: list[WorkItem], model_dir: str, gate: bool = True) -> l
     return [analyse_item(item, model_dir, gate) for item in items]
 
 
-def crawl_site(site: str, urls: list[str], warc_dir: str, opts: ScanOptions, model_dir: str,
+def crawl_site(site: str, seeds: list[Seed], warc_dir: str, opts: ScanOptions, model_dir: str,
                first_seq: int) -> list[PageResult]:
-    """Crawl one site of a URL list politely into its own WARC, then analyse what was fetched."""
+    """Crawl one site of a URL list politely into its own WARC, then analyse what was fetched.
+
+    Every listed URL (seed) ends as exactly one row, keyed by its line: the page it led to, the failure or
+    skip the crawl recorded for it, or why it was never fetched. A start URL that is refused (a private
+    address, a name that does not resolve) fails the seeds of its host only; the next host's seeds go on.
+    The WARC gets a name of its own per crawl, so no scan ever overwrites an earlier scan's evidence.
+    """
     from detector.source.crawl import Crawler
 
     settings = load_settings()
     settings = dataclasses.replace(settings, crawl=dataclasses.replace(
         settings.crawl, max_pages=opts.max_pages, max_depth=opts.max_depth, delay=opts.delay))
-    warc = (Path(warc_dir) / f"{site.replace(':', '_')}.warc.gz").resolve()
+    stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    warc = (Path(warc_dir) / f"{site.replace(':', '_')}-{stamp}.warc.gz").resolve()
     model_sha = _worker_detector(model_dir).bundle.sha256
-    try:
-        Crawler(settings, allow_private=opts.allow_private).crawl(urls[0], warc, seeds=urls[1:])
-    except StemcheckError as exc:
-        return [PageResult(item_key=f"url:{urls[0]}", seq=first_seq, url=urls[0], site=site, source=urls[0],
-                           status="failed", error=str(exc), model_sha256=model_sha)]
-    out = []
-    for n, item in enumerate(warc_items(warc, first_seq, site_override=site)):
-        if isinstance(item, PageResult):
-            item.model_sha256 = model_sha
-            out.append(item)
-        else:
-            item.seq = first_seq + n
-            out.append(analyse_item(item, model_dir, opts.gate))
-    return out
+    rows: dict[str, PageResult] = {}
 
+    def seed_row(seed: Seed, status: str, error: str) -> PageResult:
+        return PageResult(item_key=seed.key, seq=seed.seq, url=seed.url, site=site, source=str(warc), status=status,
+                          error=error, model_sha256=model_sha)
 
+    pending, result = list(seeds), None
+    while pending and result is None:
+        start = pending[0]
+        try:
+            result = Crawler(settings, allow_private=opts.allow_private).crawl(
+                start.url, warc, seeds=[s.url for s in pending[1:]], max_pages=max(opts.max_pages, len(pending)))
+        except OutputError as exc:  # the WARC cannot be written (disk full): no seed of this site can be crawled
+            for s in pending:
+                rows[s.key] = seed_row(s, "failed", f"{s.url}: not crawled: {exc}")
+            pending = []
+        except StemcheckError as exc:
+            host = urlsplit(start.url).hostname
+            same_host = isinstance(exc, FetchError)  # the host was refused or does not resolve
+            for s in [s for s in pending if s is start or (same_host and urlsplit(s.url).hostname == host)]:
+                rows[s.key] = seed_row(s, "failed", str(exc) if s is start else
+                                       f"{s.url}: not crawled: its host was refused ({exc})")
+            pending = [s for s in pending if s.key not in rows]
+    out: list[PageResult] = []
+    if result is not None:
+        keys = {s.key for s in pending}
+        by_url = {s.url: s for s in pending}
+        by_record = {p.record_id: by_url[p.url] for p in result.pages if p.url in by_url and p.record_id}
+        for n, item in enumerate(warc_items(warc, first_seq, site_override=site, seeds=by_record,
+                                                    listed=set(by_url))):
+            if isinstance(item, PageResult):
+                item.model_sha256 = model_sha
+                row = item
+            else:
+                if item.item_key not in keys:
+                    item.seq = first_seq + n
+                row = analyse_item(item, model_dir, opts.gate)
+            if row.item_key in keys:
+                rows[row.item_key] = row
+            else:
+                out.append(row)
+        outcome = {p.url: p for p in result.pages}
+        for s in pending:
+            if s.key in rows:
+                continue
+            page = outcome.get(s.url)
+            if page is None:
+                rows[s.key] = seed_row(s, "failed", f"{s.url}: not fetched (the crawl ended before it)")
+            else:
+                rows[s.key] = seed_row(s, "skipped" if page.outcome == "skipped" else "failed",
+                                       f"{s.url}: not fetched ({page.outcome}: {page.reason or 'no record'})")
+    return [rows[s.key] for s in seeds if s.key in rows] + out

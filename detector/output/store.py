@@ -8,20 +8,27 @@ and an interrupted run restarted with the same arguments skips every item it alr
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable
+import stat
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 from detector.categories import RED_FLAGS
-from detector.errors import InputError
+from detector.errors import InputError, OutputError
+from detector.guard import write_error
 from detector.records import PageResult, SiteReport
 from detector.scoring.label import LOW_LABEL, RED_FLAG_LABEL, REVIEW_LABEL, REVIEW_SCORE
 from detector.scoring.page import normalise
 from detector.scoring.site import PageSummary, score_site
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +109,99 @@ CREATE TABLE IF NOT EXISTS sites (
 """
 
 
+APPLICATION_ID = 0x5354434B  # "STCK" in the SQLite header: this file is a stemcheck results store
+OUR_TABLES = frozenset({"meta", "runs", "pages", "claims", "flags", "sites"})
+
+
+def _store_error(path: Path, exc: sqlite3.Error) -> OutputError:
+    """A failed write to the store as one line; a full disk said plainly (guard.write_error)."""
+    if "full" in str(exc):
+        return write_error(exc, path)
+    hint = "; is the disk full?" if "I/O" in str(exc) else ""
+    return OutputError(f"{path}: cannot write the results database ({exc}{hint})")
+
+
+def _writes(method: Callable[..., T]) -> Callable[..., T]:
+    """Store writes fail as OutputError naming the file (disk full, read-only, locked), never a traceback."""
+    @functools.wraps(method)
+    def wrapper(self: ResultStore, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise _store_error(self.path, exc) from exc
+    return wrapper
+
+
+def refuse_foreign(path: Path) -> bool:
+    """Refuse, untouched, a file that is not a stemcheck store; True when the store is new (or empty).
+
+    Ours: the SQLite header's application_id says so, or (stores made before it was set) every stemcheck
+    table is there with a schema version in `meta`. Read through a read-only connection, so nothing is
+    written to a file until it is known to be ours.
+    """
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return True
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open the results database ({exc.strerror})") from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"{path}: not a regular file, so not a stemcheck results database")
+    if info.st_size == 0:
+        return True
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(100)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open the results database ({exc.strerror})") from exc
+    if header[:16] != b"SQLite format 3\x00":
+        raise InputError(f"{path}: not a SQLite database, so not a stemcheck results database; refusing to touch it")
+    if int.from_bytes(header[68:72], "big") == APPLICATION_ID:
+        return False
+    # A WAL-mode file with no WAL beside it is read as immutable: a read-only connection would create
+    # -wal and -shm files next to someone else's database.
+    quiet = header[18:19] == b"\x02" and not Path(f"{path}-wal").exists()
+    try:
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro{'&immutable=1' if quiet else ''}", uri=True,
+                              timeout=30)
+    except sqlite3.Error as exc:
+        raise InputError(f"{path}: cannot open the results database ({exc})") from exc
+    try:
+        con.execute("PRAGMA query_only=ON")
+        app_id = con.execute("PRAGMA application_id").fetchone()[0]
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        version = None
+        if "meta" in tables:
+            with contextlib.suppress(sqlite3.Error):
+                version = con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    except sqlite3.Error as exc:
+        raise InputError(f"{path}: not a readable SQLite database ({exc}); refusing to touch it") from exc
+    finally:
+        con.close()
+    if app_id == APPLICATION_ID:
+        return False
+    if app_id != 0:
+        raise InputError(f"{path}: a SQLite file of another application (application_id {app_id:#x}); "
+                         "refusing to touch it")
+    if not tables:
+        return True
+    if tables >= OUR_TABLES and version is not None:
+        return True  # a store from before the application_id: mark it now
+    foreign = sorted(tables - OUR_TABLES) or sorted(tables)
+    raise InputError(f"{path}: not a stemcheck results database (it has tables {', '.join(foreign[:5])}); "
+                     "refusing to touch it: give a new file name")
+
+
+def _created(schema: str, fresh: bool) -> str:
+    """The schema in one transaction, stamped with stemcheck's application_id when the store is new: two
+    scans creating one store at once never see half a table set (which would look foreign)."""
+    if not fresh:
+        return schema  # ours already: no write lock just to open it (the web app reads beside a scan)
+    return (f"BEGIN IMMEDIATE;\n{schema}\nPRAGMA application_id={APPLICATION_ID};\n"
+            f"PRAGMA user_version={SCHEMA_VERSION};\n"
+            f"INSERT OR IGNORE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');\nCOMMIT;")
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -111,6 +211,7 @@ class ResultStore:
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
+        fresh = refuse_foreign(self.path)  # before any write: someone else's file stays untouched
         try:
             self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         except sqlite3.Error as exc:
@@ -120,9 +221,11 @@ class ResultStore:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            self.db.executescript(SCHEMA)
+            self.db.executescript(_created(SCHEMA, fresh))
             row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):  # ours, but it cannot be written (disk, lock, rights)
+                raise _store_error(self.path, exc) from exc
             raise InputError(f"{path}: not a stemcheck results database ({exc})") from exc
         if row is None:
             self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
@@ -150,6 +253,7 @@ class ResultStore:
                         f"ELSE ? END WHERE label IS NULL AND risk_score IS NOT NULL",
                         (RED_FLAG_LABEL, REVIEW_SCORE, REVIEW_LABEL, LOW_LABEL))
             self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         log.info("%s: results store migrated from schema %d to %d", self.path, version, SCHEMA_VERSION)
 
     def close(self) -> None:
@@ -162,6 +266,7 @@ class ResultStore:
         self.close()
 
     # -- runs ---------------------------------------------------------------------------------------
+    @_writes
     def open_run(self, run_key: str, model_sha256: str, inputs: list[str], options: dict) -> tuple[int, bool]:
         """The unfinished run with this key (resumed) or a new one; returns (run_id, resumed)."""
         row = self.db.execute(
@@ -175,6 +280,7 @@ class ResultStore:
         )
         return int(cur.lastrowid), False
 
+    @_writes
     def finish_run(self, run_id: int, summary: dict, status: str = "finished") -> None:
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
@@ -192,7 +298,7 @@ class ResultStore:
         """A run id, 'latest', 'previous', or a date (YYYY-MM-DD: the last finished run started that day or before)."""
         ref = ref.strip()
         finished = [r for r in self.runs() if r["status"] == "finished"]
-        if ref.isdigit():
+        if ref.isascii() and ref.isdigit():  # "²".isdigit() is True, int("²") is not
             if not any(r["run_id"] == int(ref) for r in self.runs()):
                 raise InputError(f"run {ref}: no such run in {self.path}")
             return int(ref)
@@ -219,6 +325,7 @@ class ResultStore:
         ).fetchone()
         return int(row["page_id"]) if row else None
 
+    @_writes
     def add(self, run_id: int, results: Iterable[PageResult]) -> int:
         """Write a batch in one transaction; items already written for this run are ignored."""
         n = 0
@@ -365,6 +472,7 @@ class ResultStore:
         """The finished runs that cover a site, oldest first."""
         return [int(r["run_id"]) for r in self.site_rows(site=site)]
 
+    @_writes
     def record_site_report(self, report: SiteReport, source: str) -> int:
         """Write a site report (a crawl checked in the web app or by `check --site`) as a finished run of its
         own, so triage and history see it beside batch scans. Returns the run id."""

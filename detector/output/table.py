@@ -9,6 +9,8 @@ import pandas as pd
 
 from detector.categories import CATEGORIES, RED_FLAGS
 from detector.errors import InputError
+from detector.guard import atomic_write
+from detector.output.spreadsheet import defused
 from detector.output.store import ResultStore
 from detector.scoring.page import normalise
 from detector.scoring.site import PageSummary, score_site
@@ -96,11 +98,14 @@ def public(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:
-    """CSV or Parquet by suffix."""
+    """CSV or Parquet by suffix, written whole (a temporary file beside it, renamed when complete) or not at
+    all. CSV cells that a spreadsheet would run as formulas are defused; a failed write is an OutputError."""
     frame = public(frame)
-    if path.suffix.lower() == ".parquet":
-        frame.to_parquet(path, index=False)
-    elif path.suffix.lower() == ".csv":
-        frame.to_csv(path, index=False)
-    else:
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
         raise InputError(f"{path}: output must end in .csv or .parquet")
+    with atomic_write(path, "wb") as fh:
+        if suffix == ".parquet":
+            frame.to_parquet(fh, index=False)
+        else:
+            defused(frame).to_csv(fh, index=False, encoding="utf-8", errors="backslashreplace")

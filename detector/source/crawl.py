@@ -8,6 +8,7 @@ the SSRF-guarded fetcher; every failure or skip is recorded with its reason and 
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import gzip
 import heapq
@@ -24,12 +25,13 @@ from urllib.parse import urljoin, urlsplit
 from selectolax.lexbor import LexborHTMLParser
 
 from detector.errors import FetchError, InputError
+from detector.guard import refuse_clobber
 from detector.settings import CrawlSettings, FetchSettings, Settings
 from detector.source.fetch import HTML_TYPES, Resolver, Response, fetch, resolve_safe
 from detector.source.page import decode_html
 from detector.source.robots import RobotsCache, RobotsPolicy
-from detector.source.url import canonicalize, priority, same_site, site_key, skip_reason, url_pattern
-from detector.source.warc import WarcPage, WarcRecorder, iter_records
+from detector.source.url import canonicalize, join_url, priority, same_site, site_key, skip_reason, url_pattern
+from detector.source.warc import WarcPage, WarcRecorder, iter_records, partial_path
 
 log = logging.getLogger(__name__)
 
@@ -112,20 +114,26 @@ def extract_links(html: str, base_url: str, limit: int) -> tuple[list[tuple[str,
             nofollow = True
     base = tree.css_first("base[href]")
     if base is not None and base.attributes.get("href"):
-        base_url = urljoin(base_url, base.attributes["href"].strip())
+        with contextlib.suppress(InputError):  # a broken <base> leaves the page's own URL as the base
+            base_url = join_url(base_url, base.attributes["href"].strip())
     links: list[tuple[str, str]] = []
     for meta in tree.css("meta[http-equiv]"):
         if (meta.attributes.get("http-equiv") or "").lower() == "refresh":
             m = _REFRESH.match(meta.attributes.get("content") or "")
             if m:
-                links.append((urljoin(base_url, m.group(1)), "refresh"))
+                with contextlib.suppress(InputError):
+                    links.append((join_url(base_url, m.group(1)), "refresh"))
     if nofollow:
         return links, True
     for a in tree.css("a[href], area[href]"):
         href = (a.attributes.get("href") or "").strip()
         if not href or href.startswith(("#", "mailto:", "tel:", "javascript:", "data:")):
             continue
-        links.append((urljoin(base_url, href), a.text(separator=" ", strip=True)[:200]))
+        try:
+            link = join_url(base_url, href)
+        except InputError:
+            continue  # `http://[::1/` in a hostile page is no link, and no reason to stop the crawl
+        links.append((link, a.text(separator=" ", strip=True)[:200]))
         if len(links) >= limit:
             break
     return links, nofollow
@@ -213,14 +221,19 @@ class Crawler:
         """Crawl the site of start_url into warc_path; raises UnsafeURLError if the start is refused.
 
         seeds are further same-site URLs to visit at depth 0 (a URL list naming several pages of one site).
+        Listed URLs are fetched before any discovered link and never count as traps, and the page cap is
+        raised to cover them all: the user asked for them.
         """
         start = canonicalize(start_url)
         resolve_safe(start, self.fetch_cfg, self.allow_private, self.resolver)  # refuse early and clearly
         max_pages = self.cfg.max_pages if max_pages is None else max_pages
+        max_pages = max(max_pages, 1 + len(seeds or []))
         max_depth = self.cfg.max_depth if max_depth is None else max_depth
         site = site_key(start)
         t0 = self.clock()
         result = CrawlResult(start, site, Path(warc_path), datetime.now(UTC).isoformat(timespec="seconds"))
+        if previous is not None:  # the new crawl's revisits point into the old file: it must survive
+            refuse_clobber([warc_path, partial_path(Path(warc_path))], [previous])
         validators = self._validators(previous) if previous else {}
         info = {
             "start-url": start, "site": site, "started": result.started, "user-agent": self.fetch_cfg.user_agent,
@@ -238,16 +251,19 @@ class Crawler:
                 "seconds": result.seconds, "requests": result.requests, "robots": result.robots,
                 "counts": result.counts(), "pages_fetched": len(result.fetched),
             })
+            warc.complete()
         return result
 
     def _run(self, start: str, site: str, max_pages: int, max_depth: int, result: CrawlResult,
              warc: WarcRecorder, validators: dict[str, WarcPage], seeds: list[str]) -> None:
-        frontier: list[tuple[float, int, int, str, int, str]] = []
+        # (0 for a listed URL, else 1; depth, less for promising links; -priority; order; url; depth; via)
+        frontier: list[tuple[int, float, int, int, str, int, str]] = []
         seen: set[str] = set()
+        listed: set[str] = set()
         patterns: dict[str, int] = {}
         seq = 0
 
-        def push(url: str, depth: int, anchor: str = "", via: str = "") -> None:
+        def push(url: str, depth: int, anchor: str = "", via: str = "", seed: bool = False) -> None:
             nonlocal seq
             try:
                 canon = canonicalize(url)
@@ -256,26 +272,32 @@ class Crawler:
             if canon in seen or not same_site(canon, site):
                 return
             seen.add(canon)
+            if seed:
+                listed.add(canon)
             score = priority(canon, anchor)
             seq += 1
-            heapq.heappush(frontier, (depth + (0 if score > 0 else 2), -score, seq, canon, depth, via))
+            heapq.heappush(frontier, (0 if seed else 1, depth + (0 if score > 0 else 2), -score, seq, canon, depth,
+                                      via))
 
-        push(start, 0)
+        # The user's own URLs come first and are never traps: a list of 25 pages of one shape is a request.
+        push(start, 0, seed=True)
         for seed in seeds:
-            push(seed, 0)
+            push(seed, 0, seed=True)
         policy = self._policy(start, result, warc)
         for sm in self._sitemaps(start, policy, result, warc, site):
             push(sm, 1, via="sitemap")
 
         while frontier and len(result.fetched) < max_pages:
-            _, _, _, url, depth, via = heapq.heappop(frontier)
+            *_, url, depth, via = heapq.heappop(frontier)
             page = CrawledPage(url, depth, via=via)
             result.pages.append(page)
-            why = skip_reason(url, self.fetch_cfg.max_url_length, self.cfg.max_path_segments,
-                              self.cfg.max_segment_repeats)
             pattern = url_pattern(url)
-            if why is None and patterns.get(pattern, 0) >= self.cfg.max_per_pattern:
-                why = f"spider trap: more than {self.cfg.max_per_pattern} URLs of the pattern {pattern}"
+            why = None
+            if url not in listed:
+                why = skip_reason(url, self.fetch_cfg.max_url_length, self.cfg.max_path_segments,
+                                  self.cfg.max_segment_repeats)
+                if why is None and patterns.get(pattern, 0) >= self.cfg.max_per_pattern:
+                    why = f"spider trap: more than {self.cfg.max_per_pattern} URLs of the pattern {pattern}"
             if why is not None:
                 self._skip(page, "trap" if why.startswith("spider trap") else "filtered", why, warc)
                 continue
@@ -287,7 +309,7 @@ class Crawler:
             page.links = len(links)
             for link, anchor in links:
                 push(link, depth + 1, anchor, page.url)
-        for _, _, _, url, depth, via in sorted(frontier):
+        for *_, url, depth, via in sorted(frontier):
             result.pages.append(CrawledPage(url, depth, outcome="skipped", reason="page_limit", via=via))
 
     def _skip(self, page: CrawledPage, reason: str, message: str, warc: WarcRecorder) -> None:

@@ -19,10 +19,11 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urlsplit
 
-from detector.errors import FetchError, UnsafeURLError
+from detector.errors import FetchError, InputError, UnsafeURLError
 from detector.settings import FetchSettings
+from detector.source.url import join_url, split_url, valid_host
 
 log = logging.getLogger(__name__)
 
@@ -79,21 +80,36 @@ def is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return ip.is_global and not ip.is_multicast and not ip.is_reserved and not ip.is_unspecified
 
 
-def resolve_safe(
-    url: str, settings: FetchSettings, allow_private: bool = False, resolver: Resolver | None = None
-) -> tuple[str, str, int, str]:
-    """Validate a URL and resolve its host; returns (scheme, host, port, ip) or raises UnsafeURLError."""
+def refuse_form(url: str, settings: FetchSettings) -> SplitResult:
+    """The checks a URL's spelling alone decides (length, scheme, userinfo, host); UnsafeURLError if refused.
+
+    URL lists run these per line before any crawl, so one refused line never takes its site's other lines
+    with it; resolve_safe runs them again before every request.
+    """
     if len(url) > settings.max_url_length:
         raise UnsafeURLError(f"{url[:80]}...: URL longer than {settings.max_url_length} characters", "url")
-    parts = urlsplit(url)
+    try:
+        parts = split_url(url)
+    except InputError as exc:
+        raise UnsafeURLError(str(exc), "url") from exc
     scheme = parts.scheme.lower()
     if scheme not in {"http", "https"}:
         raise UnsafeURLError(f"{url}: only http and https URLs are fetched", "scheme")
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         raise UnsafeURLError(f"{url}: URLs with user names or passwords are refused", "userinfo")
-    host = parts.hostname
-    if not host:
+    if not parts.hostname:
         raise UnsafeURLError(f"{url}: no host name", "url")
+    if not valid_host(parts.hostname):
+        raise UnsafeURLError(f"{url}: {parts.hostname!r} is not a valid host name", "url")
+    return parts
+
+
+def resolve_safe(
+    url: str, settings: FetchSettings, allow_private: bool = False, resolver: Resolver | None = None
+) -> tuple[str, str, int, str]:
+    """Validate a URL and resolve its host; returns (scheme, host, port, ip) or raises UnsafeURLError."""
+    parts = refuse_form(url, settings)
+    scheme, host = parts.scheme.lower(), str(parts.hostname)
     try:
         port = parts.port or (443 if scheme == "https" else 80)
     except ValueError as exc:
@@ -333,7 +349,10 @@ def fetch(
         location = resp.header("Location")
         if not location:
             raise FetchError(f"{current}: redirect without a Location header", "redirect")
-        current = urljoin(current, location.strip())
+        try:
+            current = join_url(current, location.strip())
+        except InputError as exc:
+            raise FetchError(f"{current}: redirect to an unusable URL ({exc})", "redirect") from exc
         chain.append(current)
     raise FetchError(f"{url}: more than {cfg.max_redirects} redirects", "redirect_limit")
 

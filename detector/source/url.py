@@ -10,7 +10,7 @@ import ipaddress
 import posixpath
 import re
 from functools import lru_cache
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 from detector.errors import InputError
 
@@ -47,6 +47,40 @@ LOW_VALUE = re.compile(
 )
 
 
+def split_url(url: str) -> SplitResult:
+    """urlsplit that raises InputError: `http://[::1/` or a host that breaks under NFKC is bad input,
+    which every caller reports as a row or a 400, never a ValueError traceback."""
+    try:
+        return urlsplit(url)
+    except ValueError as exc:
+        raise InputError(f"{url[:200]}: not a valid URL ({exc})") from exc
+
+
+_HOST = re.compile(r"(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*\.?")
+
+
+def valid_host(host: str) -> bool:
+    """An IP address, or a name whose IDNA form is DNS-shaped (labels of 1-63 letters, digits, hyphens).
+
+    `a b`, an empty label or a 64-character label are refused here, before a resolver is ever asked.
+    """
+    if _is_ip(host):
+        return True
+    try:
+        ascii_host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return False
+    return _HOST.fullmatch(ascii_host) is not None
+
+
+def join_url(base: str, ref: str) -> str:
+    """urljoin that raises InputError, for links and redirect targets written by hostile pages."""
+    try:
+        return urljoin(base, ref)
+    except ValueError as exc:
+        raise InputError(f"{ref[:200]}: not a valid URL ({exc})") from exc
+
+
 @lru_cache(maxsize=1)
 def _psl():  # noqa: ANN202
     from publicsuffixlist import PublicSuffixList
@@ -70,12 +104,10 @@ def _clean_path(path: str) -> str:
 
 def canonicalize(url: str, base: str | None = None) -> str:
     """The canonical spelling of an http(s) URL; raises InputError for anything else."""
-    from urllib.parse import urljoin
-
     raw = url.strip()
     if base is not None:
-        raw = urljoin(base, raw)
-    parts = urlsplit(raw)
+        raw = join_url(base, raw)
+    parts = split_url(raw)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise InputError(f"{url}: not an http(s) URL (only http and https are crawled)")
@@ -117,7 +149,7 @@ def site_key(url: str) -> str:
 
     A non-default port is part of the site, so two test servers on 127.0.0.1 are two sites.
     """
-    parts = urlsplit(url)
+    parts = split_url(url)
     host = (parts.hostname or "").rstrip(".").lower()
     if not host:
         raise InputError(f"{url}: no host name")

@@ -9,6 +9,9 @@ assembles them.
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+from collections.abc import Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -19,25 +22,28 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from detector.check import Detector
+from detector.errors import StemcheckError
 from detector.output.report import NOTE
 from detector.settings import Settings, load_settings
 from detector.web.routes import api, check, triage
 from detector.web.security import SecurityMiddleware, WebLimits
-from detector.web.state import HERE, WebState, api_error
+from detector.web.state import HERE, WebState, api_error, status_of
 from detector.web.triage import site_tld
 from detector.web.views import claims_csv
 
 __all__ = ["claims_csv", "create_app", "site_tld"]
+log = logging.getLogger(__name__)
 
 
 def create_app(db: Path, model_dir: Path | None = None, allow_private: bool = False,
                settings: Settings | None = None, *, limits: WebLimits | None = None,
                detector: Detector | None = None, work_dir: Path | None = None,
-               record_crawls: bool = True) -> FastAPI:
+               record_crawls: bool = True, hosts: Iterable[str] | None = None) -> FastAPI:
     """Build the app; `detector` lets tests share one loaded model, `work_dir` is where job WARCs go,
-    `record_crawls` writes each whole-site check into the store as a run of its own."""
+    `record_crawls` writes each whole-site check into the store as a run of its own, `hosts` are the Host
+    names it answers to (default: localhost's names; see security.allowed_hosts)."""
     settings = settings or load_settings()
-    limits = limits or WebLimits()
+    limits = limits or settings.web
     state = WebState(
         detector=detector or Detector.load(model_dir, settings), settings=settings, db=Path(db),
         allow_private=allow_private, limits=limits, record_crawls=record_crawls, work_dir=work_dir,
@@ -53,7 +59,7 @@ def create_app(db: Path, model_dir: Path | None = None, allow_private: bool = Fa
         openapi_url="/openapi.json", description="Flags unproven stem-cell clinic marketing. " + NOTE,
     )
     app.state.web = state
-    app.add_middleware(SecurityMiddleware, limits=limits)
+    app.add_middleware(SecurityMiddleware, limits=limits, hosts=hosts)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.exception_handler(StarletteHTTPException)
@@ -69,6 +75,21 @@ def create_app(db: Path, model_dir: Path | None = None, allow_private: bool = Fa
         if request.url.path.startswith("/api/"):
             return api_error(422, f"invalid request: {problems}")
         return state.render("error.html", 422, status=422, message=f"Invalid request: {problems}")
+
+    @app.exception_handler(StemcheckError)
+    async def refused(request: Request, exc: StemcheckError) -> Response:
+        """Any project error a route did not answer itself (a missing or unreadable store...) is a 4xx."""
+        return _error(request, status_of(exc), str(exc))
+
+    @app.exception_handler(sqlite3.DatabaseError)
+    async def unreadable(request: Request, exc: sqlite3.DatabaseError) -> Response:
+        log.warning("results store %s unreadable on %s: %s", state.db, request.url.path, exc)
+        return _error(request, 400, f"The results store {state.db.name} cannot be read.")
+
+    def _error(request: Request, status: int, message: str) -> Response:
+        if request.url.path.startswith("/api/"):
+            return api_error(status, message)
+        return state.render("error.html", status, status=status, message=message)
 
     for router in (check.router, triage.router, api.router):
         app.include_router(router)

@@ -51,6 +51,7 @@ class Job:
     data: dict[str, Any] | None = None  # the JSON export (verdict or site report dict)
     html_report: str = ""
     started_at: float = field(default_factory=time.monotonic)
+    ended: threading.Event = field(default_factory=threading.Event)  # set once done or failed: wait on it
 
     @property
     def active(self) -> bool:
@@ -159,6 +160,7 @@ class JobManager:
             job.status, job.stage, job.error = "failed", "failed", f"internal error ({type(exc).__name__})"
         finally:
             job.finished = datetime.now(UTC).isoformat(timespec="seconds")
+            job.ended.set()
 
     def _evict(self) -> None:
         """Forget the oldest finished jobs (and delete their WARCs) beyond max_kept; running ones stay."""

@@ -1,4 +1,5 @@
-"""Security measures that wrap every response: headers, body-size cap, per-client rate limit, origin check.
+"""Security measures that wrap every response: headers, allowed Host names, body-size cap, a body timeout,
+per-client rate limit, origin check.
 
 It is a plain ASGI middleware rather than FastAPI dependencies so that nothing escapes it: static files,
 404s, 413/429 refusals and even unhandled exceptions (turned into a 500 here) all carry the same headers.
@@ -6,15 +7,17 @@ It is a plain ASGI middleware rather than FastAPI dependencies so that nothing e
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
+
+from detector.settings import WebSettings
 
 log = logging.getLogger(__name__)
 
@@ -39,21 +42,7 @@ SECURITY_HEADERS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class WebLimits:
-    """Limits of the web face; the crawl itself is bounded by CrawlSettings/FetchSettings.
-
-    requests_per_minute counts every request of one client address except static files, so one
-    journalist clicking around never meets it but a script hammering the API does.
-    """
-
-    max_body_bytes: int = 1_000_000
-    max_text_chars: int = 200_000
-    max_jobs: int = 2
-    max_sync_fetches: int = 4
-    requests_per_minute: int = 120
-    max_kept_results: int = 100
-    max_tracked_clients: int = 10_000
+WebLimits = WebSettings  # the web face's limits are a settings section (STEMCHECK_WEB_*, `serve --rate-limit`)
 
 
 class RateLimiter:
@@ -94,12 +83,42 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-class SecurityMiddleware:
-    """Adds SECURITY_HEADERS to every response and refuses oversized, too frequent or cross-origin requests."""
+LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
+ALL_INTERFACES = ("0.0.0.0", "::", "")
 
-    def __init__(self, app: ASGIApp, limits: WebLimits | None = None):
+
+def host_name(value: str) -> str:
+    """The name in a Host header, without port, brackets or trailing dot, lower-cased ('' if unusable)."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1:value.find("]")] if "]" in value else ""
+    if value.count(":") == 1:
+        value = value.split(":", 1)[0]
+    elif ":" in value:  # an IPv6 address without brackets is not a valid Host
+        return ""
+    return value.rstrip(".")
+
+
+def allowed_hosts(bind: str | None = None, extra: Iterable[str] = ()) -> frozenset[str]:
+    """Host names the app answers to: localhost's names, the address it is bound to, and any named ones.
+
+    A server on 127.0.0.1 that answered any Host could be driven by a web page through DNS rebinding (a
+    name the attacker controls, re-pointed at 127.0.0.1); one that checks the name cannot.
+    """
+    names = {host_name(n) or n.strip().lower() for n in (*LOCAL_NAMES, *extra)}
+    if bind and bind not in ALL_INTERFACES:
+        names.add(host_name(bind) or bind.strip("[]").lower())
+    return frozenset(n for n in names if n)
+
+
+class SecurityMiddleware:
+    """Adds SECURITY_HEADERS to every response and refuses requests to unknown Host names, and oversized,
+    too slow, too frequent or cross-origin requests."""
+
+    def __init__(self, app: ASGIApp, limits: WebLimits | None = None, hosts: Iterable[str] | None = None):
         self.app = app
         self.limits = limits or WebLimits()
+        self.hosts = frozenset(hosts) if hosts is not None else allowed_hosts()
         self.limiter = RateLimiter(self.limits.requests_per_minute, self.limits.max_tracked_clients)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -108,18 +127,23 @@ class SecurityMiddleware:
             return
         started = False
         too_large = False
+        too_slow = False
         replaced = False
         limit = self.limits.max_body_bytes
         path: str = scope.get("path", "")
+        slow = f"The request body did not arrive within {self.limits.body_timeout:g} s."
 
         async def send_secure(message: Message) -> None:
             nonlocal started, replaced
             if replaced:
                 return
             if message["type"] == "http.response.start":
-                if too_large:  # whatever the app made of a truncated body, the answer is 413
+                if too_large or too_slow:  # whatever the app made of a cut body, the answer is 413 or 408
                     replaced = True
-                    await _reply(send_secure_raw, path, 413, f"The request body is over the {limit:,}-byte limit.")
+                    if too_large:
+                        await _reply(send_secure_raw, path, 413, f"The request body is over the {limit:,}-byte limit.")
+                    else:
+                        await _reply(send_secure_raw, path, 408, slow, {"Connection": "close"})
                     return
                 started = True
             await send_secure_raw(message)
@@ -137,13 +161,26 @@ class SecurityMiddleware:
             await _reply(send_secure_raw, path, *refusal)
             return
         received = 0
+        body_done = False
+        loop = asyncio.get_running_loop()
+        body_deadline = loop.time() + self.limits.body_timeout  # the whole body, however it is dripped
 
         async def receive_capped() -> Message:
-            nonlocal received, too_large
+            nonlocal received, too_large, too_slow, body_done
             if too_large:
                 return {"type": "http.request", "body": b"", "more_body": False}
-            message = await receive()
+            if too_slow:
+                return {"type": "http.disconnect"}
+            if body_done:  # after the body, the app may wait for a disconnect as long as it likes
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, body_deadline - loop.time()))
+            except TimeoutError:
+                too_slow = True
+                log.info("cut a request body that took over %g s on %s", self.limits.body_timeout, path)
+                return {"type": "http.disconnect"}
             if message["type"] == "http.request":
+                body_done = not message.get("more_body", False)
                 received += len(message.get("body", b""))
                 if received > limit:  # a chunked body with no Content-Length: cut it here
                     too_large = True
@@ -154,12 +191,19 @@ class SecurityMiddleware:
         try:
             await self.app(scope, receive_capped, send_secure)
         except Exception:  # noqa: BLE001 - last line of defence: log it, answer 500 with the headers
+            if too_slow:
+                if not started and not replaced:
+                    await _reply(send_secure_raw, path, 408, slow, {"Connection": "close"})
+                return
             log.exception("unhandled error on %s", path)
             if not started and not replaced:
                 await _reply(send_secure_raw, path, 500, "Internal error; it has been logged.")
 
     def _refusal(self, scope: Scope, path: str) -> tuple[int, str, dict[str, str]] | None:
         method = scope.get("method", "GET")
+        if host_name(_header(scope, b"host") or "") not in self.hosts:
+            return 400, ("Unknown Host: this server answers only to the names it was started for "
+                         "(stemcheck serve --allowed-host NAME adds one)."), {}
         length = _header(scope, b"content-length")
         if length is not None:
             try:
@@ -174,7 +218,7 @@ class SecurityMiddleware:
             origin = _header(scope, b"origin")
             host = _header(scope, b"host")
             if site in ("cross-site", "same-site") or (
-                    origin and origin != "null" and host and urlsplit(origin).netloc.lower() != host.lower()):
+                    origin and origin != "null" and host and _netloc(origin) != host.lower()):
                 return 403, "Cross-origin form posts are refused.", {}
         if not path.startswith("/static/"):
             client = (scope.get("client") or ("unknown", 0))[0]
@@ -183,6 +227,14 @@ class SecurityMiddleware:
                 return 429, (f"Too many requests: the limit is {self.limits.requests_per_minute} a minute per "
                              f"client. Try again in {wait} s."), {"Retry-After": str(wait)}
         return None
+
+
+def _netloc(origin: str) -> str:
+    """An Origin header's host:port; '' for one urllib cannot parse (a hostile `http://[::1`)."""
+    try:
+        return urlsplit(origin).netloc.lower()
+    except ValueError:
+        return ""
 
 
 async def _reply(send: Send, path: str, status: int, message: str, headers: dict[str, str] | None = None) -> None:

@@ -36,19 +36,36 @@ def ensure_demo_store(db: Path = DEMO_DB, model_dir: Path | None = None, setting
 
 
 def run_server(host: str = "127.0.0.1", port: int = 8000, db: Path | None = None, allow_private: bool = False,
-               model_dir: Path | None = None) -> None:
-    """Serve the app until interrupted; the CLI's `serve` command calls this."""
+               model_dir: Path | None = None, allowed_hosts: list[str] | None = None,
+               rate_limit: int | None = None) -> None:
+    """Serve the app until interrupted; the CLI's `serve` command calls this.
+
+    The app answers only to localhost's names, the bound address and `allowed_hosts`; on all interfaces
+    (0.0.0.0, ::) the names clients will use must be given, since any name would otherwise reach it.
+    """
+    import dataclasses
+
     import uvicorn
 
     from detector.web.app import create_app
+    from detector.web.security import ALL_INTERFACES
+    from detector.web.security import allowed_hosts as hosts_for
 
+    if host in ALL_INTERFACES and not allowed_hosts:
+        raise InputError(f"--host {host or '(all)'} listens on every interface: name the host names clients will "
+                         "use with --allowed-host NAME (repeatable)")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = load_settings()
+    if rate_limit is not None:
+        settings = dataclasses.replace(settings, web=dataclasses.replace(settings.web, requests_per_minute=rate_limit))
     if db is None:
         db = ensure_demo_store(DEMO_DB.resolve(), model_dir, settings)
     elif not Path(db).exists():
         raise InputError(f"{db}: no such results store (build one with `stemcheck scan ... --db {db}`)")
     if allow_private:
         log.warning("--allow-private: the app will fetch loopback and private addresses on request")
-    app = create_app(Path(db), model_dir, allow_private, settings)
+    hosts = hosts_for(host, allowed_hosts or [])
+    log.info("answering to the host names %s; %d requests a minute per client", ", ".join(sorted(hosts)),
+             settings.web.requests_per_minute)
+    app = create_app(Path(db), model_dir, allow_private, settings, hosts=hosts)
     uvicorn.run(app, host=host, port=port, log_level="info", server_header=False, proxy_headers=False)

@@ -124,6 +124,7 @@ class WebState:
         job.view, job.data = view, {"note": NOTE, **verdict.to_dict()}
         job.html_report = to_html([verdict])
         job.status, job.stage = "done", "done"
+        job.ended.set()
         return job
 
     def start_site(self, url: str) -> Job:
