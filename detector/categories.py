@@ -78,6 +78,7 @@ def check_category(name: str) -> str:
 CUE_CATEGORIES: dict[str, tuple[str, ...]] = {
     "CURE": ("efficacy_overclaim",),
     "APPROVAL": ("approval_misrepresentation",),
+    "APPROVAL_CLAIM": ("approval_misrepresentation",),
     "GUARANTEE": ("guaranteed_results",),
     "PERMANENT": ("guaranteed_results",),
     "SUCCESS_RATE": ("guaranteed_results", "testimonial_evidence"),

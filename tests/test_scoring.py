@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 
 from detector.categories import CATEGORIES, RED_FLAGS
 from detector.model.page_model import PageModel
+from detector.model.rules import ScoringRules
 from detector.records import Claim, Cue, Entity, Evidence
 from detector.scoring.claims import flag_claims, flag_condition_lists
 from detector.scoring.page import NEGATIVE, POSITIVE, SIGNS, page_features, score_page
-from detector.scoring.rules import ScoringRules
 
 RULES = ScoringRules(report_terms=("reporters?", "investigation"), sell_terms=("book", "call"),
                      topic_terms=("stem cell",))

@@ -25,9 +25,9 @@ from detector.lab.evaluate import page_metrics, realworld_pages
 from detector.lab.page_fit import MonotoneLogistic
 from detector.model.artifact import ModelBundle
 from detector.model.linear import LinearClaimModel
+from detector.model.rules import ScoringRules
 from detector.nlp.pipeline import ClaimExtractor, build_nlp
 from detector.scoring.page import SIGNS
-from detector.scoring.rules import ScoringRules
 from detector.settings import REPO_ROOT
 
 

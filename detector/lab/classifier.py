@@ -147,8 +147,9 @@ class ClaimClassifier(ClassifierMixin, BaseEstimator):
             C=self.C, class_weight="balanced", solver="liblinear", max_iter=2000, random_state=self.random_state
         )
 
-    def fit(self, X: Sequence[Claim], y: np.ndarray) -> ClaimClassifier:
+    def fit(self, X: Sequence[Claim], y: np.ndarray, sample_weight: np.ndarray | None = None) -> ClaimClassifier:
         y = np.asarray(y, dtype=int)
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
         if y.ndim != 2 or y.shape[1] != len(CATEGORIES):
             raise ValueError(f"y must have shape (n, {len(CATEGORIES)})")
         M = self._matrix(X, fit=True)
@@ -161,8 +162,8 @@ class ClaimClassifier(ClassifierMixin, BaseEstimator):
                 self.estimators_.append(None)
                 self.calibration_.append((0.0, -10.0 if col.max() == 0 else 10.0))
                 continue
-            self.calibration_.append(self._platt(M, col))
-            self.estimators_.append(self._base().fit(M, col))
+            self.calibration_.append(self._platt(M, col, w))
+            self.estimators_.append(self._base().fit(M, col, sample_weight=w))
         self.thresholds_ = np.full(len(CATEGORIES), 0.5)
         self.n_features_in_ = M.shape[1]
         # One sparse product scores all categories at once (nine sklearn calls cost more than the math).
@@ -177,7 +178,7 @@ class ClaimClassifier(ClassifierMixin, BaseEstimator):
                 vec.__dict__.pop("_stop_words_id", None)
         return self
 
-    def _platt(self, M: sparse.csr_matrix, col: np.ndarray) -> tuple[float, float]:
+    def _platt(self, M: sparse.csr_matrix, col: np.ndarray, w: np.ndarray | None = None) -> tuple[float, float]:
         # Out-of-fold decision scores, then a 1-D logistic fit: Platt scaling without leaking the fold.
         folds = min(self.calibration_folds, int(col.sum()), int(len(col) - col.sum()))
         if folds < 2:
@@ -185,8 +186,9 @@ class ClaimClassifier(ClassifierMixin, BaseEstimator):
         scores = np.zeros(len(col))
         skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
         for tr, te in skf.split(M, col):
-            scores[te] = self._base().fit(M[tr], col[tr]).decision_function(M[te])
-        platt = LogisticRegression(C=1e4, solver="lbfgs").fit(scores.reshape(-1, 1), col)
+            fold_w = None if w is None else w[tr]
+            scores[te] = self._base().fit(M[tr], col[tr], sample_weight=fold_w).decision_function(M[te])
+        platt = LogisticRegression(C=1e4, solver="lbfgs").fit(scores.reshape(-1, 1), col, sample_weight=w)
         return float(platt.coef_[0, 0]), float(platt.intercept_[0])
 
     # -- prediction -----------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from detector.digest import sha256_file
 from detector.errors import CorpusError
 from detector.extract import html_to_page, text_to_page
 from detector.lab.baseline import keyword_labels
-from detector.lab.corpus import load_pages, load_sentences, read_jsonl
+from detector.lab.corpus import load_pages, load_realistic, load_sentences, read_jsonl
 from detector.lab.train import overlaps
 from detector.records import Page
 from detector.scoring.claims import flag_claims
@@ -77,11 +77,16 @@ def sentence_metrics(detector: Detector, corpus_dir: Path, split: str = "test") 
 
 
 def corpus_eval_pages(corpus_dir: Path, splits: tuple[str, ...] = ("test",)) -> list[LabelledPage]:
+    """Held-out pages of the corpus: the bundled HTML pages and the realistic pages of the given splits."""
     out = []
     for rec in load_pages(corpus_dir):
         if rec.split in splits:
             page = html_to_page(rec.path.read_text(encoding="utf-8"), rec.id)
             out.append(LabelledPage(rec.id, page, rec.red_flag_page, rec.sentences, rec.kind))
+    for real in load_realistic(corpus_dir):
+        if real.split in splits:
+            out.append(LabelledPage(real.id, text_to_page(real.text, real.id), real.red_flag_page, real.sentences,
+                                    real.kind))
     return out
 
 

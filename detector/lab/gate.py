@@ -16,12 +16,13 @@ from detector.settings import REPO_ROOT
 
 GATE_FILE = REPO_ROOT / "tests" / "eval_gate.json"
 MARGIN = 0.01
-# The quality bars of the core-detector issue; the gate records what is reached, the README the gap.
+# The quality bars of the real-pages issue (dev set); the gate records what is reached, the README the gap.
 TARGETS = {
-    "corpus_micro_f1": 0.85,
-    "realworld_roc_auc": 0.90,
-    "realworld_sentence_precision": 0.70,
-    "realworld_sentence_recall": 0.70,
+    "realworld_roc_auc": 0.94,
+    "realworld_verdict_precision": 0.85,
+    "realworld_verdict_recall": 0.80,
+    "realworld_sentence_precision": 0.45,
+    "realworld_sentence_recall": 0.65,
 }
 
 
@@ -44,6 +45,8 @@ def record(metrics: dict, corpus_dir: Path) -> dict:
     if rw:
         mins.update(
             realworld_roc_auc=rw["model"]["roc_auc"],
+            realworld_verdict_precision=rw["model"]["verdict_precision"],
+            realworld_verdict_recall=rw["model"]["verdict_recall"],
             realworld_sentence_precision=rw["model"]["sentence_precision"],
             realworld_sentence_recall=rw["model"]["sentence_recall"],
         )

@@ -23,11 +23,11 @@ from detector.lab.classifier import ClaimClassifier
 from detector.lab.corpus import PageRecord, RealisticPage, corpus_hash, load_pages, load_realistic, load_sentences
 from detector.lab.page_fit import MonotoneLogistic
 from detector.model.artifact import save_bundle
+from detector.model.rules import ScoringRules
 from detector.nlp.pipeline import ClaimExtractor, build_nlp
 from detector.records import Claim
 from detector.scoring.claims import flag_claims
 from detector.scoring.page import SIGNS, page_features
-from detector.scoring.rules import ScoringRules
 
 log = logging.getLogger(__name__)
 _WORD = re.compile(r"[a-z0-9']+")
@@ -55,6 +55,7 @@ class Examples:
     groups: list[str] = field(default_factory=list)
     page_labels: dict[str, int] = field(default_factory=dict)
     row_ids: list[str] = field(default_factory=list)  # corpus row id, or "" for page sentences
+    weights: list[float] = field(default_factory=list)  # per claim, for the claim model
 
     @property
     def y(self) -> np.ndarray:
@@ -64,7 +65,15 @@ class Examples:
         out = Examples(self.claims + other.claims, self.labels + other.labels, self.groups + other.groups)
         out.page_labels = {**self.page_labels, **other.page_labels}
         out.row_ids = self.row_ids + other.row_ids
+        out.weights = self.weight_list() + other.weight_list()
         return out
+
+    def weight_list(self) -> list[float]:
+        return self.weights if len(self.weights) == len(self.claims) else [1.0] * len(self.claims)
+
+    @property
+    def w(self) -> np.ndarray:
+        return np.asarray(self.weight_list(), dtype=float)
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,7 @@ class TrainConfig:
     single_sentence_pages: float = 0.2  # weight of each corpus row as a one-sentence page (0 = none)
     page_C: float = 1.0
     threshold_beta: float = 1.0  # per-category thresholds maximise F-beta on out-of-fold page sentences
+    realistic_weight: float = 1.0  # weight of a realistic page's sentence in the claim model
     claim_params: tuple[tuple[str, object], ...] = ()
 
     def params(self) -> dict:
@@ -132,13 +142,15 @@ def page_examples(extractor: ClaimExtractor, pages: list[PageRecord], mode: str 
     return ex
 
 
-def realistic_examples(extractor: ClaimExtractor, pages: list[RealisticPage], mode: str = "made") -> Examples:
+def realistic_examples(extractor: ClaimExtractor, pages: list[RealisticPage], mode: str = "made",
+                       weight: float = 1.0) -> Examples:
     """Pages rewritten from real ones (corpora/realistic): the register the detector meets on the web."""
     ex = Examples()
     for rec in pages:
         key = f"real:{rec.id}"
         ex.page_labels[key] = int(rec.red_flag_page)
         _page_claims(ex, key, extractor.extract(text_to_page(rec.text, rec.id)), rec.sentences, mode)
+    ex.weights = [weight] * len(ex.claims)
     return ex
 
 
@@ -185,8 +197,9 @@ def out_of_fold(ex: Examples, params: dict, folds: int = 5) -> np.ndarray:
     """Claim probabilities from models that never saw the claim's page or document."""
     proba = np.zeros((len(ex.claims), len(CATEGORIES)))
     y = ex.y
+    w = ex.w
     for tr, te in GroupKFold(n_splits=folds).split(ex.claims, groups=ex.groups):
-        model = ClaimClassifier(**params).fit([ex.claims[i] for i in tr], y[tr])
+        model = ClaimClassifier(**params).fit([ex.claims[i] for i in tr], y[tr], w[tr])
         proba[te] = model.predict_proba([ex.claims[i] for i in te])
     return proba
 
@@ -245,7 +258,8 @@ def examples(corpus_dir: Path, extractor: ClaimExtractor, config: TrainConfig,
     for split in ("train", "dev"):
         sent = sentence_examples(extractor, frame[frame["split"] == split], config.labels)
         page = page_examples(extractor, [p for p in pages if p.split == split], config.labels)
-        rp = realistic_examples(extractor, [p for p in real if p.split == split], config.labels)
+        rp = realistic_examples(extractor, [p for p in real if p.split == split], config.labels,
+                                config.realistic_weight)
         parts[split] = sent.extend(page).extend(rp)
         say(f"{split}: {len(sent.claims)} sentence rows + {len(page.claims)} page sentences + "
             f"{len(rp.claims)} realistic page sentences")
@@ -256,7 +270,7 @@ def fit(parts: dict[str, Examples], rules: ScoringRules, config: TrainConfig,
         say: Callable[[str], None]) -> Fitted:
     """Claim model, thresholds and page model, the last two from out-of-fold scores."""
     params = config.params()
-    clf = ClaimClassifier(**params).fit(parts["train"].claims, parts["train"].y)
+    clf = ClaimClassifier(**params).fit(parts["train"].claims, parts["train"].y, parts["train"].w)
     dev_thresholds = choose_thresholds(parts["dev"].y, clf.predict_proba(parts["dev"].claims))
     both = parts["train"].extend(parts["dev"])
     say("out-of-fold claim scores (5 folds by page/document)")
@@ -270,7 +284,7 @@ def fit(parts: dict[str, Examples], rules: ScoringRules, config: TrainConfig,
     page_X, page_y, page_w = page_training_set(both, oof, thresholds, rules, config.single_sentence_pages)
     page_fit = MonotoneLogistic(signs=SIGNS, C=config.page_C).fit(page_X, page_y, sample_weight=page_w)
     say(f"page model: {len(page_y)} pages, documents and sentences; {sum(page_y)} red-flag")
-    final = ClaimClassifier(**params).fit(both.claims, both.y)
+    final = ClaimClassifier(**params).fit(both.claims, both.y, both.w)
     final.thresholds_ = thresholds
     return Fitted(both, oof, thresholds, final, page_fit, len(page_y))
 
@@ -294,7 +308,7 @@ def train(corpus_dir: Path, model_dir: Path, progress: Callable[[str], None] | N
         },
         "config": {"labels": config.labels, "realistic": config.realistic,
                    "single_sentence_pages": config.single_sentence_pages, "page_C": config.page_C,
-                   "threshold_beta": config.threshold_beta},
+                   "threshold_beta": config.threshold_beta, "realistic_weight": config.realistic_weight},
         "params": final.get_params(),
         "thresholds": dict(zip(CATEGORIES, map(float, fitted.thresholds), strict=True)),
         "training_rows": len(both.claims),

@@ -23,8 +23,8 @@ from detector.digest import sha256_file
 from detector.errors import ModelError
 from detector.model.linear import LinearClaimModel, LinearConfig
 from detector.model.page_model import PageModel
+from detector.model.rules import ScoringRules
 from detector.nlp.pipeline import load_nlp
-from detector.scoring.rules import ScoringRules
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ import re
 from collections.abc import Sequence
 
 from detector.categories import AUTHORITIES, CATEGORIES, CUE_CATEGORIES, DISCLOSURE, NAMES, RED_FLAGS
+from detector.model.rules import ScoringRules
 from detector.model.scorer import ClaimScores
 from detector.records import Claim, Evidence, Flag
-from detector.scoring.rules import ScoringRules
 
 _WORD = re.compile(r"\w+")
 # Entities that speak for a category beside the cue words.

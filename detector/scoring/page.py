@@ -20,10 +20,10 @@ from collections.abc import Sequence
 
 from detector.categories import CATEGORIES, DISCLOSURE, NAMES, PHRASES, RED_FLAGS, SEVERITY
 from detector.model.page_model import PageModel
+from detector.model.rules import ScoringRules
 from detector.records import Claim, Page, PageVerdict
 from detector.scoring.claims import condition_groups, made_red
 from detector.scoring.label import label
-from detector.scoring.rules import ScoringRules
 
 _NORM = re.compile(r"[\W_]+")
 # Signs of the page model's weights (the lab constrains them): +1 red-flag evidence, -1 mitigating.

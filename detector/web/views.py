@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +14,12 @@ from detector.categories import DESCRIPTIONS, NAMES, RED_FLAGS, SEVERITY
 from detector.check import Detector
 from detector.output.explain import describe, flag_reasons
 from detector.output.report import NOTE
+from detector.output.spreadsheet import spreadsheet_safe
 from detector.records import Claim, Page, PageVerdict, SiteReport
 from detector.scoring.label import css_class, verdict_label
 from detector.source.crawl import CrawlResult
 
 CONTEXT_CHARS = 240
-_CSV_FORMULA = re.compile(r"^[=+\-@\t\r]")
-
-
 def claim_context(page: Page | None, claim: Claim, width: int = CONTEXT_CHARS) -> tuple[str, str, str]:
     """(text before, the sentence, text after) within the claim's block, so a reader sees it in context."""
     if page is None or not 0 <= claim.block < len(page.blocks):
@@ -137,7 +134,7 @@ def claims_csv(view: dict[str, Any]) -> str:
                 "why", "warc_record_id"])
 
     def cell(value: str) -> str:
-        return "'" + value if _CSV_FORMULA.match(value) else value
+        return str(spreadsheet_safe(value))
 
     for g in view.get("groups", []):
         for c in g["claims"] + g.get("disclosures", []):

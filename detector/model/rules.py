@@ -1,4 +1,4 @@
-"""The scoring rules of a model bundle: constants and word lists that change verdicts.
+"""The scoring rules of a model bundle: constants and word lists that change verdicts (scoring/ applies them).
 
 They are data (corpora/lexicons/scoring.json, copied into the bundle and hashed with it), not runtime
 settings: the same bundle always gives the same verdict, and the results store's reuse key (the bundle's
