@@ -16,11 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
-
-from warcio.recordloader import ArcWarcRecord, ArcWarcRecordLoader
-from warcio.statusandheaders import StatusAndHeaders
-from warcio.warcwriter import WARCWriter
+from typing import TYPE_CHECKING, BinaryIO
 
 from detector import __version__
 from detector.digest import sha256_file
@@ -29,6 +25,9 @@ from detector.guard import open_regular, write_error
 from detector.records import WarcEvent
 from detector.source.fetch import Response
 from detector.source.warcfile import Damage, RawRecord, looks_like_warc, read_records
+
+if TYPE_CHECKING:  # warcio loads only when a WARC is read or written: `check page.html` never pays for it
+    from warcio.recordloader import ArcWarcRecord, ArcWarcRecordLoader
 
 log = logging.getLogger(__name__)
 # warcio warns on stderr about every malformed header of a hostile WARC; the reader reports those as rows.
@@ -70,6 +69,10 @@ class WarcRecorder:
             self._fh: BinaryIO = self.partial.open("wb")
         except OSError as exc:
             raise write_error(exc, self.partial) from exc
+        from warcio.statusandheaders import StatusAndHeaders
+        from warcio.warcwriter import WARCWriter
+
+        self._headers = StatusAndHeaders
         self._writer = WARCWriter(self._fh, gzip=True, warc_version="1.1")
         fields = {"software": f"stemcheck/{__version__}", "format": "WARC File Format 1.1"}
         fields.update({k: v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in info.items()})
@@ -108,7 +111,7 @@ class WarcRecorder:
     def exchange(self, resp: Response) -> str:
         """Write a response and its request; returns the response's WARC-Record-ID."""
         date = warc_date(resp.started or None)
-        http = StatusAndHeaders(f"{resp.status} {resp.reason}".strip(), resp.headers, protocol=resp.http_version)
+        http = self._headers(f"{resp.status} {resp.reason}".strip(), resp.headers, protocol=resp.http_version)
         record = self._writer.create_warc_record(
             resp.url, "response", payload=io.BytesIO(resp.raw_body or resp.body), http_headers=http,
             warc_headers_dict={"WARC-Date": date, **({"WARC-IP-Address": resp.ip} if resp.ip else {})},
@@ -122,7 +125,7 @@ class WarcRecorder:
         if not resp.request_headers:
             return
         (method, path), headers = resp.request_headers[0], resp.request_headers[1:]
-        http = StatusAndHeaders(f"{method} {path} {resp.http_version}", headers, is_http_request=True)
+        http = self._headers(f"{method} {path} {resp.http_version}", headers, is_http_request=True)
         extra = {"WARC-Date": date}
         if concurrent_to:
             extra["WARC-Concurrent-To"] = concurrent_to
@@ -131,7 +134,7 @@ class WarcRecorder:
 
     def revisit(self, resp: Response, refers_to: str, refers_to_date: str, digest: str) -> str:
         """A 304 answer to a conditional request: points at the earlier response instead of a payload."""
-        http = StatusAndHeaders(f"{resp.status} {resp.reason}".strip(), resp.headers, protocol=resp.http_version)
+        http = self._headers(f"{resp.status} {resp.reason}".strip(), resp.headers, protocol=resp.http_version)
         record = self._writer.create_revisit_record(
             resp.url, digest, resp.url, refers_to_date, http_headers=http,
             warc_headers_dict={"WARC-Date": warc_date(resp.started or None), "WARC-Refers-To": refers_to,
@@ -249,6 +252,8 @@ def iter_records(
     """
     fh = open_regular(path)  # a FIFO named x.warc.gz is refused, not waited on
     size = os.fstat(fh.fileno()).st_size
+    from warcio.recordloader import ArcWarcRecordLoader
+
     loader = ArcWarcRecordLoader()
 
     def parse(raw: RawRecord, stream: BinaryIO) -> WarcPage | WarcEvent | tuple[str, dict] | None:
@@ -291,6 +296,9 @@ def iter_records(
 def _warcio_record(loader: ArcWarcRecordLoader, raw: RawRecord, stream: BinaryIO) -> ArcWarcRecord:
     """The record as warcio's type, from the header fields the framing already read: warcio parses only
     the HTTP headers and decodes the body (chunking, Content-Encoding)."""
+    from warcio.recordloader import ArcWarcRecord
+    from warcio.statusandheaders import StatusAndHeaders
+
     rec_headers = StatusAndHeaders("", raw.pairs, protocol=raw.version)
     uri = raw.headers.get("warc-target-uri", "")
     if uri.startswith("<") and uri.endswith(">"):  # wget 1.19 wrote <URI>
