@@ -87,6 +87,7 @@ SETTINGS: dict[str, Bound] = {
     "web.max_kept_results": _count(1, 1_000_000),
     "web.max_tracked_clients": _count(1, 100_000_000),
     "web.body_timeout": _seconds(0.1, 3600),
+    "web.workers": _count(0, 64, "processes"),
 }
 
 OPTIONS: dict[str, Bound] = {

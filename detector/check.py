@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
-from detector.errors import InputError
+from detector.errors import InputError, StemcheckError
 from detector.extract import html_to_page, text_to_page
 from detector.model.artifact import ModelBundle, load_bundle
+from detector.model.scorer import ScoreSlice
 from detector.nlp.pipeline import ClaimExtractor
 from detector.records import Claim, Page, PageVerdict, SitePage, SiteReport, WarcEvent
 from detector.scoring.claims import flag_claims
@@ -45,10 +47,42 @@ class Detector:
             flag_claims(claims, model.score(claims), model.thresholds, self.bundle.rules)
 
     def check_page(self, page: Page) -> PageVerdict:
-        if not page.blocks:
-            raise InputError(f"{page.source}: no readable text found")
-        claims = self.extractor.extract(page)
-        self.classify(claims)
+        result = self.check_pages([page])[0]
+        if isinstance(result, StemcheckError):
+            raise result
+        return result
+
+    def check_pages(self, pages: Sequence[Page]) -> list[PageVerdict | StemcheckError]:
+        """Verdicts for many pages with one feature matrix and one product for all their claims.
+
+        A page that cannot be checked gets its error in its place; the others go on. Each claim's scores are
+        computed from its own features only, so a page's verdict is the same alone or in any batch.
+        """
+        out: list[PageVerdict | StemcheckError] = []
+        claims_of: list[list[Claim]] = []
+        for page in pages:
+            try:
+                if not page.blocks:
+                    raise InputError(f"{page.source}: no readable text found")
+                claims_of.append(self.extractor.extract(page))
+                out.append(None)  # type: ignore[arg-type] - filled below
+            except StemcheckError as exc:
+                claims_of.append([])
+                out.append(exc)
+        everything = [c for claims in claims_of for c in claims]
+        model = self.bundle.claim_model
+        scores = model.score(everything) if everything else None
+        at = 0
+        for k, (page, claims) in enumerate(zip(pages, claims_of, strict=True)):
+            if out[k] is not None:
+                continue
+            if claims and scores is not None:
+                flag_claims(claims, ScoreSlice(scores, at, len(claims)), model.thresholds, self.bundle.rules)
+            at += len(claims)
+            out[k] = self._verdict(page, claims)
+        return out
+
+    def _verdict(self, page: Page, claims: list[Claim]) -> PageVerdict:
         verdict = score_page(page.source, claims, self.bundle.page_model, self.bundle.rules, page.title,
                              self.bundle.sha256, page)
         if not claims:

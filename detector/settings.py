@@ -95,7 +95,8 @@ class WebSettings:
 
     requests_per_minute counts every request of one client address except static files, so one journalist
     clicking around never meets it but a script hammering the API does (429 with Retry-After). body_timeout
-    bounds how long one request may take to send its body: a client that drips it is cut off (408).
+    bounds how long one request may take to send its body: a client that drips it is cut off (408). workers
+    is how many processes run analyses side by side (0: in the server's own threads, one core's worth).
     """
 
     max_body_bytes: int = 1_000_000
@@ -106,6 +107,7 @@ class WebSettings:
     max_kept_results: int = 100
     max_tracked_clients: int = 10_000
     body_timeout: float = 10.0
+    workers: int = 2
 
 
 @dataclass(frozen=True)

@@ -12,16 +12,18 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from detector.batch.inputs import Seed, WorkItem, expand
-from detector.batch.worker import ScanOptions, _worker_detector, analyse_batch, crawl_site
+from detector.batch.worker import ScanOptions, _worker_detector, analyse_batch, crawl_site, warm_worker
 from detector.errors import InputError
 from detector.guard import portable, write_error
 from detector.output.store import ResultStore
@@ -73,6 +75,7 @@ class Scanner:
         scheduler: str | None = None,
         warc_dir: Path | None = None,
         progress: Callable[[dict], None] | None = None,
+        help_start: bool = True,
     ):
         self.settings = settings or load_settings()
         self.model_dir = str(Path(model_dir or self.settings.model.model_dir).resolve())
@@ -81,6 +84,7 @@ class Scanner:
         self.workers, self.scheduler = workers, scheduler
         self.warc_dir = warc_dir
         self.progress = progress
+        self.help_start = help_start  # with a local cluster: check batches here until its workers are ready
         self.counts = {"analysed": 0, "irrelevant": 0, "failed": 0, "skipped": 0, "red_flag": 0, "reused": 0}
 
     def _run_key(self, inputs: list[str], model_sha: str) -> str:
@@ -129,7 +133,7 @@ class Scanner:
                 self.progress({**self.counts, "elapsed": time.monotonic() - started})
 
         try:
-            with _Executor(self.workers, self.scheduler) as submit:
+            with _Executor(self.workers, self.scheduler, self.model_dir, self.help_start) as submit:
                 self._dispatch(names, submit, sink, store, model_sha, done)
         except KeyboardInterrupt:
             log.warning("interrupted: %d items written; run the same command again to resume", len(done))
@@ -219,35 +223,69 @@ class Scanner:
 
 
 class _Executor:
-    """Inline (one process), a thread pool for URL-list crawls, or Dask futures with bounded in-flight work."""
+    """Inline (one process), a thread pool for URL-list crawls, or Dask futures with bounded in-flight work.
 
-    def __init__(self, workers: int | None, scheduler: str | None):
-        self.workers, self.scheduler = workers, scheduler
+    A local cluster starts in the background: its workers start and load the model (once each, before their
+    first task) while this process already checks the first batches itself, so `--workers N` never waits
+    idle for start-up. From the moment the workers are ready, every batch goes to them.
+    """
+
+    def __init__(self, workers: int | None, scheduler: str | None, model_dir: str = "", help_start: bool = True):
+        self.workers, self.scheduler, self.model_dir, self.help_start = workers, scheduler, model_dir, help_start
         self.client = self.cluster = None
         self.pending: list = []
         self.threads: ThreadPoolExecutor | None = None
+        self.in_flight = 2
+        self._ready = threading.Event()
+        self._starter: threading.Thread | None = None
 
     def __enter__(self) -> _Executor:
         if self.scheduler or self.workers:
             try:
-                from dask.distributed import Client, LocalCluster
+                from dask.distributed import Client
             except ImportError as exc:
                 raise InputError("--workers/--scheduler need dask[distributed]: pip install 'stemcheck[dask]'") from exc
             if self.scheduler:
                 try:
-                    self.client = Client(self.scheduler, timeout="20s")
+                    client = Client(self.scheduler, timeout="20s")
                 except OSError as exc:
                     raise InputError(f"{self.scheduler}: cannot reach the Dask scheduler ({exc})") from exc
+                self._use(client)
             else:
-                self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                            dashboard_address=None, silence_logs=logging.ERROR)
-                self.client = Client(self.cluster)
-            self.in_flight = 2 * max(1, len(self.client.scheduler_info().get("workers", {})) or (self.workers or 1))
+                self._starter = threading.Thread(target=self._start_local, name="stemcheck-dask-start", daemon=True)
+                self._starter.start()
+                if not self.help_start:
+                    self._ready.wait()
         return self
+
+    def _start_local(self) -> None:
+        from dask.distributed import Client, LocalCluster
+
+        client = None
+        try:
+            self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                        dashboard_address=None, silence_logs=logging.ERROR)
+            client = Client(self.cluster)
+            self._use(client)
+        except Exception as exc:  # noqa: BLE001 - the scan goes on in this process
+            log.warning("the Dask workers did not start (%s); scanning in this process", exc)
+            if client is not None:
+                client.close()
+            self._ready.set()
+
+    def _use(self, client: Any) -> None:
+        """Adopt a client once every worker has loaded the model (so the first tasks do not queue behind it)."""
+        if self.model_dir:
+            client.run(warm_worker, self.model_dir)
+        self.in_flight = 2 * max(1, len(client.scheduler_info().get("workers", {})) or (self.workers or 1))
+        self.client = client
+        self._ready.set()
 
     def __exit__(self, *exc: object) -> None:
         if self.threads is not None:
             self.threads.shutdown(wait=True, cancel_futures=True)
+        if self._starter is not None:
+            self._starter.join()
         if self.client is not None:
             self.client.close()
         if self.cluster is not None:
@@ -263,6 +301,8 @@ class _Executor:
     def site(self, site: str, seeds: list[Seed], warc_dir: str, opts: ScanOptions, model_dir: str, first: int,
              sink: Callable) -> None:
         """One task per site keeps all of a host's URLs in one sequential, polite crawl."""
+        if self._starter is not None:
+            self._ready.wait()
         if self.client is not None:
             self.pending.append(self.client.submit(crawl_site, site, seeds, warc_dir, opts, model_dir, first,
                                                    pure=False))
@@ -273,10 +313,10 @@ class _Executor:
         self.pending.append(self.threads.submit(crawl_site, site, seeds, warc_dir, opts, model_dir, first))
 
     def _drain(self, sink: Callable, keep: int) -> None:
-        from dask.distributed import wait
+        from dask.distributed import Future, wait
 
-        while len(self.pending) > keep:
-            finished, _ = wait(self.pending, return_when="FIRST_COMPLETED")
+        while len([f for f in self.pending if isinstance(f, Future)]) > keep:
+            finished, _ = wait([f for f in self.pending if isinstance(f, Future)], return_when="FIRST_COMPLETED")
             for fut in list(finished):
                 self.pending.remove(fut)
                 sink(fut.result())
@@ -284,7 +324,6 @@ class _Executor:
     def wait(self, sink: Callable) -> None:
         if self.client is not None:
             self._drain(sink, 0)
-            return
         for fut in self.pending:
             sink(fut.result())
         self.pending.clear()

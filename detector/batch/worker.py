@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 
 from detector.batch.inputs import Seed, WorkItem, warc_items
 from detector.errors import FetchError, OutputError, StemcheckError
-from detector.records import PageResult
+from detector.records import Page, PageResult
 from detector.settings import load_settings
-from detector.source.page import looks_binary
+from detector.source.page import looks_binary, page_from_bytes
 from detector.source.relevance import is_relevant
 
 log = logging.getLogger(__name__)
@@ -48,9 +48,13 @@ def _worker_detector(model_dir: str):  # noqa: ANN202
     return Detector.load(Path(model_dir))
 
 
-def analyse_item(item: WorkItem, model_dir: str, gate: bool = True) -> PageResult:
-    """Gate, then check one page; every failure becomes a failed row, never an exception."""
-    detector = _worker_detector(model_dir)
+def warm_worker(model_dir: str) -> str:
+    """Load the model in a Dask worker before its first task; returns the bundle's SHA-256."""
+    return _worker_detector(model_dir).bundle.sha256
+
+
+def _prepare(item: WorkItem, detector, gate: bool) -> PageResult | tuple[Page, dict]:  # noqa: ANN001
+    """Gate and parse one item: a finished row (failed, irrelevant), or its Page and its row's base fields."""
     base = dict(item_key=item.item_key, seq=item.seq, url=item.url, site=item.site, source=item.source,
                 model_sha256=detector.bundle.sha256, fetched_at=item.fetched_at,
                 content_sha256=hashlib.sha256(item.body).hexdigest())
@@ -61,18 +65,53 @@ def analyse_item(item: WorkItem, model_dir: str, gate: bool = True) -> PageResul
     if gate and not is_relevant(item.body):
         return PageResult(status="irrelevant", **base)
     try:
-        v = detector.check_bytes(item.body, item.url, item.content_type, item.charset)
+        return page_from_bytes(item.body, item.url, item.content_type, item.charset, detector.settings.extract), base
     except StemcheckError as exc:
         return PageResult(status="failed", error=str(exc), **base)
     except Exception as exc:  # noqa: BLE001 - one bad page never stops a batch
-        log.debug("unexpected failure on %s", item.item_key, exc_info=True)
-        return PageResult(status="failed", error=f"{item.url}: internal error ({exc.__class__.__name__}: {exc})",
-                          **base)
-    return PageResult.from_verdict(v, **base)
+        return _internal(item, exc, base)
+
+
+def _internal(item: WorkItem, exc: Exception, base: dict) -> PageResult:
+    log.debug("unexpected failure on %s", item.item_key, exc_info=True)
+    return PageResult(status="failed", error=f"{item.url}: internal error ({exc.__class__.__name__}: {exc})", **base)
+
+
+def analyse_item(item: WorkItem, model_dir: str, gate: bool = True) -> PageResult:
+    """Gate, then check one page; every failure becomes a failed row, never an exception."""
+    return analyse_batch([item], model_dir, gate)[0]
 
 
 def analyse_batch(items: list[WorkItem], model_dir: str, gate: bool = True) -> list[PageResult]:
-    return [analyse_item(item, model_dir, gate) for item in items]
+    """Gate and parse each item, then classify all relevant pages of the batch with one feature matrix."""
+    detector = _worker_detector(model_dir)
+    rows: list[PageResult | None] = []
+    todo: list[tuple[int, Page, dict]] = []
+    for k, item in enumerate(items):
+        prepared = _prepare(item, detector, gate)
+        if isinstance(prepared, PageResult):
+            rows.append(prepared)
+        else:
+            rows.append(None)
+            todo.append((k, *prepared))
+    try:
+        verdicts = detector.check_pages([page for _, page, _ in todo])
+    except Exception:  # noqa: BLE001 - a batch-level failure: retry page by page so it costs one row, not 64
+        log.debug("batch failed; checking its pages one by one", exc_info=True)
+        verdicts = []
+        for _, page, _ in todo:
+            try:
+                verdicts.append(detector.check_pages([page])[0])
+            except Exception as exc:  # noqa: BLE001
+                verdicts.append(exc)
+    for (k, _page, base), v in zip(todo, verdicts, strict=True):
+        if isinstance(v, StemcheckError):
+            rows[k] = PageResult(status="failed", error=str(v), **base)
+        elif isinstance(v, Exception):
+            rows[k] = _internal(items[k], v, base)
+        else:
+            rows[k] = PageResult.from_verdict(v, **base)
+    return rows  # type: ignore[return-value] - every slot is filled
 
 
 def crawl_site(site: str, seeds: list[Seed], warc_dir: str, opts: ScanOptions, model_dir: str,

@@ -8,7 +8,6 @@ scikit-learn's. Every score can be explained: the words that pushed it up, with 
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -101,42 +100,83 @@ class LinearClaimModel:
         return counts
 
     @staticmethod
-    def _tfidf(counts: dict[int, int], idf: np.ndarray, offset: int) -> tuple[np.ndarray, np.ndarray]:
-        if not counts:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        cols = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-        tf = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
-        vals = (np.log(tf) + np.float32(1)) * idf[cols]
-        norm = math.sqrt(float(np.dot(vals.astype(np.float64), vals.astype(np.float64))))
-        if norm > 0:
-            vals = vals / np.float32(norm)
-        return cols + offset, vals.astype(np.float32)
+    def _tfidf(rows: list[int], cols: list[int], tfs: list[int], idf: np.ndarray, offset: int,
+               n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """sklearn's sublinear TF-IDF with per-row L2 norm, for every row of a batch in a few numpy calls.
+
+        The arithmetic is the per-row one (float32 values, a float64 norm cast to float32), so a claim gets the
+        same numbers whether it is scored alone or among thousands.
+        """
+        r = np.array(rows, dtype=np.int64)
+        c = np.array(cols, dtype=np.int64)
+        vals = (np.log(np.array(tfs, dtype=np.float32)) + np.float32(1)) * idf[c]
+        v64 = vals.astype(np.float64)
+        norm = np.sqrt(np.bincount(r, weights=v64 * v64, minlength=n)).astype(np.float32)
+        norm[norm == 0] = 1
+        return r, c + offset, (vals / norm[r]).astype(np.float32)
+
+    def matrix(self, claims: Sequence[Claim]) -> FeatureRows:
+        """The batch's feature matrix as CSR-like arrays: one Python pass over the claims' words, then numpy."""
+        n = len(claims)
+        wr: list[int] = []
+        wc: list[int] = []
+        wt: list[int] = []
+        cr: list[int] = []
+        cc: list[int] = []
+        ct: list[int] = []
+        dr: list[int] = []
+        dc: list[int] = []
+        dv: list[float] = []
+        vocab = self.dict_vocab
+        for i, claim in enumerate(claims):
+            text = claim.text.lower()
+            counts = self._word_counts(text)
+            wr.extend([i] * len(counts))
+            wc.extend(counts)
+            wt.extend(counts.values())
+            counts = self._char_counts(text)
+            cr.extend([i] * len(counts))
+            cc.extend(counts)
+            ct.extend(counts.values())
+            for k, v in claim_features(claim).items():
+                col = vocab.get(k)
+                if col is not None:
+                    dr.append(i)
+                    dc.append(col)
+                    dv.append(v)
+        parts = [self._tfidf(wr, wc, wt, self.word_idf, 0, n), self._tfidf(cr, cc, ct, self.char_idf, self._n_word, n),
+                 (np.array(dr, dtype=np.int64), np.array(dc, dtype=np.int64) + self._n_word + self._n_char,
+                  (np.array(dv, dtype=np.float64) * self.config.cue_weight).astype(np.float32))]
+        rows = np.concatenate([p[0] for p in parts])
+        order = np.argsort(rows, kind="stable")  # word, char, named columns of a claim stay in that order
+        cols = np.concatenate([p[1] for p in parts])[order]
+        vals = np.concatenate([p[2] for p in parts])[order]
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))])
+        return FeatureRows(indptr, rows[order], cols, vals)
 
     def row(self, claim: Claim) -> tuple[np.ndarray, np.ndarray]:
         """One claim's non-zero feature columns and values."""
-        text = claim.text.lower()
-        wc, wv = self._tfidf(self._word_counts(text), self.word_idf, 0)
-        cc, cv = self._tfidf(self._char_counts(text), self.char_idf, self._n_word)
-        named = [(self.dict_vocab[k], v) for k, v in claim_features(claim).items() if k in self.dict_vocab]
-        base = self._n_word + self._n_char
-        dc = np.array([base + c for c, _ in named], dtype=np.int64)
-        dv = np.array([v * self.config.cue_weight for _, v in named], dtype=np.float32)
-        return np.concatenate([wc, cc, dc]), np.concatenate([wv, cv, dv])
+        m = self.matrix([claim])
+        return m.cols, m.vals
 
     # -- scoring ------------------------------------------------------------------------------------
-    def decision(self, rows: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-        out = np.tile(self.intercept, (len(rows), 1)).astype(np.float64)
-        for i, (cols, vals) in enumerate(rows):
-            if len(cols):
-                out[i] += vals.astype(np.float64) @ self.coef[cols]
+    def decision(self, m: FeatureRows) -> np.ndarray:
+        """Raw decision values: each row a sum over its own non-zeros only, so batching never changes them."""
+        n = len(m.indptr) - 1
+        out = np.tile(self.intercept, (n, 1)).astype(np.float64)
+        if len(m.cols):
+            contrib = self.coef[m.cols] * m.vals.astype(np.float64)[:, None]
+            for j in range(out.shape[1]):
+                out[:, j] += np.bincount(m.rows, weights=contrib[:, j], minlength=n)
         return out
 
     def proba_from_decision(self, raw: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-(raw * self.platt[:, 0] + self.platt[:, 1])))
 
     def score(self, claims: Sequence[Claim]) -> LinearScores:
-        rows = [self.row(c) for c in claims]
-        return LinearScores(self, list(claims), rows, self.proba_from_decision(self.decision(rows)))
+        """One feature matrix and one product for any number of claims (a page, or a scan's batch of pages)."""
+        m = self.matrix(claims)
+        return LinearScores(self, list(claims), m, self.proba_from_decision(self.decision(m)))
 
     def predict_proba(self, claims: Sequence[Claim]) -> np.ndarray:
         return self.score(claims).proba
@@ -200,14 +240,24 @@ class LinearClaimModel:
 
 
 @dataclass
+class FeatureRows:
+    """A batch's sparse feature matrix: row i holds cols/vals[indptr[i]:indptr[i + 1]] (rows: each entry's row)."""
+
+    indptr: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    vals: np.ndarray
+
+
+@dataclass
 class LinearScores:
     """The ClaimScores of one call: probabilities now, evidence only for the claims that are shown."""
 
     model: LinearClaimModel
     claims: list[Claim]
-    rows: list[tuple[np.ndarray, np.ndarray]]
+    matrix: FeatureRows
     proba: np.ndarray
 
     def evidence(self, i: int, category: str) -> list[Evidence]:
-        cols, vals = self.rows[i]
-        return self.model.word_evidence(self.claims[i], cols, vals, category)
+        a, b = self.matrix.indptr[i], self.matrix.indptr[i + 1]
+        return self.model.word_evidence(self.claims[i], self.matrix.cols[a:b], self.matrix.vals[a:b], category)

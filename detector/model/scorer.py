@@ -33,3 +33,14 @@ class ClaimScorer(Protocol):
 
     def score(self, claims: Sequence[Claim]) -> ClaimScores:
         ...
+
+
+class ScoreSlice:
+    """Claims a:a+n of a batch's scores, seen as the scores of one page (indices from 0)."""
+
+    def __init__(self, scores: ClaimScores, start: int, n: int) -> None:
+        self.scores, self.start = scores, start
+        self.proba = scores.proba[start : start + n]
+
+    def evidence(self, i: int, category: str) -> list[Evidence]:
+        return self.scores.evidence(self.start + i, category)

@@ -25,6 +25,7 @@ from detector.check import Detector
 from detector.errors import StemcheckError
 from detector.output.report import NOTE
 from detector.settings import Settings, load_settings
+from detector.web.pool import Analyser
 from detector.web.routes import api, check, triage
 from detector.web.security import SecurityMiddleware, WebLimits
 from detector.web.state import HERE, WebState, api_error, status_of
@@ -38,21 +39,28 @@ log = logging.getLogger(__name__)
 def create_app(db: Path, model_dir: Path | None = None, allow_private: bool = False,
                settings: Settings | None = None, *, limits: WebLimits | None = None,
                detector: Detector | None = None, work_dir: Path | None = None,
-               record_crawls: bool = True, hosts: Iterable[str] | None = None) -> FastAPI:
+               record_crawls: bool = True, hosts: Iterable[str] | None = None,
+               workers: int | None = None) -> FastAPI:
     """Build the app; `detector` lets tests share one loaded model, `work_dir` is where job WARCs go,
     `record_crawls` writes each whole-site check into the store as a run of its own, `hosts` are the Host
-    names it answers to (default: localhost's names; see security.allowed_hosts)."""
+    names it answers to (default: localhost's names; see security.allowed_hosts), `workers` the analysis
+    processes (default: limits.workers, or none when a loaded `detector` is shared)."""
     settings = settings or load_settings()
     limits = limits or settings.web
+    loaded = detector or Detector.load(model_dir, settings)
+    if workers is None:
+        workers = 0 if detector is not None else limits.workers
+    analyser = Analyser(loaded, settings, model_dir, workers)
     state = WebState(
-        detector=detector or Detector.load(model_dir, settings), settings=settings, db=Path(db),
-        allow_private=allow_private, limits=limits, record_crawls=record_crawls, work_dir=work_dir,
+        detector=loaded, settings=settings, db=Path(db), allow_private=allow_private, limits=limits,
+        record_crawls=record_crawls, work_dir=work_dir, analyser=analyser,
     )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):  # noqa: ANN202
         yield
         state.jobs.shutdown()
+        analyser.close()
 
     app = FastAPI(
         title="stemcheck", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,

@@ -16,18 +16,17 @@ from typing import Any
 from fastapi.responses import HTMLResponse, JSONResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from detector.check import Detector, site_reports
+from detector.check import Detector
 from detector.errors import FetchError, InputError, JobLimitError, StemcheckError, UnsafeURLError
-from detector.extract import text_to_page
 from detector.output.report import NOTE, to_html
 from detector.output.store import ResultStore
 from detector.records import PageVerdict
 from detector.settings import Settings
 from detector.source.crawl import CrawlResult
 from detector.source.fetch import fetch_page, resolve_safe
-from detector.source.page import page_from_bytes
 from detector.source.url import canonicalize
 from detector.web.jobs import Job, JobManager
+from detector.web.pool import Analyser
 from detector.web.security import WebLimits
 from detector.web.views import site_view, verdict_view
 
@@ -68,7 +67,7 @@ def api_error(status: int, exc: Exception | str, reason: str = "") -> JSONRespon
 
 @dataclass
 class WebState:
-    """Everything the routes share: the detector (one lock: spaCy pipelines are not re-entrant), jobs, limits."""
+    """Everything the routes share: the detector, the analyser that runs checks concurrently, jobs, limits."""
 
     detector: Detector
     settings: Settings
@@ -77,12 +76,14 @@ class WebState:
     limits: WebLimits
     record_crawls: bool = True
     work_dir: Path | None = None
-    analysis: threading.Lock = field(default_factory=threading.Lock)
+    analyser: Analyser | None = None
     env: Environment = field(default_factory=lambda: Environment(
         loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
         trim_blocks=True, lstrip_blocks=True))
 
     def __post_init__(self) -> None:
+        if self.analyser is None:
+            self.analyser = Analyser(self.detector, self.settings)
         self.fetches = threading.BoundedSemaphore(self.limits.max_sync_fetches)
         self.jobs = JobManager(self.settings, self.allow_private, self.analyse_site, self.limits.max_jobs,
                                self.limits.max_kept_results, self.work_dir)
@@ -101,10 +102,9 @@ class WebState:
     def check_text(self, text: str) -> Job:
         if len(text) > self.limits.max_text_chars:
             raise TextTooLong(f"The text is {len(text):,} characters; the limit is {self.limits.max_text_chars:,}.")
-        with self.analysis:
-            verdict = self.detector.check_text(text, "<pasted text>")
-            page = text_to_page(text, "<pasted text>", self.settings.extract)
-        return self._finish(self.jobs.keep("text", "pasted text"), verdict_view("text", verdict, page), verdict)
+        verdict = self.analyser.check_text(text, "<pasted text>")  # type: ignore[union-attr]
+        return self._finish(self.jobs.keep("text", "pasted text"), verdict_view("text", verdict, verdict.page),
+                            verdict)
 
     def check_page(self, url: str) -> Job:
         url = clean_url(url)
@@ -115,10 +115,8 @@ class WebState:
             resp = fetch_page(url, self.settings.fetch, allow_private=self.allow_private)
         finally:
             self.fetches.release()
-        with self.analysis:
-            page = page_from_bytes(resp.body, url, resp.content_type, resp.charset, self.settings.extract)
-            verdict = self.detector.check_page(page)
-        return self._finish(self.jobs.keep("page", url), verdict_view("page", verdict, page), verdict)
+        verdict = self.analyser.check_bytes(resp.body, url, resp.content_type, resp.charset)  # type: ignore[union-attr]
+        return self._finish(self.jobs.keep("page", url), verdict_view("page", verdict, verdict.page), verdict)
 
     def _finish(self, job: Job, view: dict[str, Any], verdict: PageVerdict) -> Job:
         job.view, job.data = view, {"note": NOTE, **verdict.to_dict()}
@@ -134,13 +132,12 @@ class WebState:
 
     def analyse_site(self, job: Job, warc: Path, result: CrawlResult) -> None:
         """The background half of a site check: report from the WARC, then record it in the store."""
-        with self.analysis:
-            reports = site_reports(self.detector, warc)
-            if not reports:
-                raise InputError(f"{job.target}: the crawl found no pages to analyse")
-            report = next((r for r in reports if r.site == result.site), reports[0])
-            job.view = site_view(report, self.detector, result)
-            job.html_report = to_html([], sites=[dataclasses.replace(report, warc_path=warc.name)])
+        reports = self.analyser.site_reports(warc)  # type: ignore[union-attr]
+        if not reports:
+            raise InputError(f"{job.target}: the crawl found no pages to analyse")
+        report = next((r for r in reports if r.site == result.site), reports[0])
+        job.view = site_view(report, self.detector, result)
+        job.html_report = to_html([], sites=[dataclasses.replace(report, warc_path=warc.name)])
         job.warc_sha256 = report.warc_sha256
         job.data = {"note": NOTE, **report.to_dict()}
         job.data["warc"]["path"] = warc.name
