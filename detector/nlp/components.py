@@ -16,6 +16,8 @@ from spacy.language import Language
 from spacy.strings import hash_string
 from spacy.tokens import Doc, Span
 
+from detector.nlp.prefilter import may_match, required_literals
+
 CLAIMS_KEY = "claims"
 TEXT_KEY = "stemcheck_text"
 CUES_KEY = "cues"
@@ -36,6 +38,10 @@ def _hashes(words) -> numpy.ndarray:  # noqa: ANN001
 
 
 _BULLET_HASHES = _hashes(_BULLETS)
+_NEG, _HEDGE, _VERB, _QUOTE, _FIRST_P = 1, 2, 4, 8, 16
+_QUOTES = ['"', "“", "”", "'", "‘", "’"]
+_FIRST = ["i", "my", "me", "i'm", "i've", "we", "our", "us"]
+_ODD_FOLD = re.compile("[\u0130\u0131\u017f]")  # İ ı ſ: re.I matches them to i, i, s; str.lower() does not
 
 for _name in ("claim_negated", "claim_hedged", "claim_reported"):
     if not Span.has_extension(_name):
@@ -161,64 +167,89 @@ class ContextMarker:
 
     def _set_terms(self, terms: dict) -> None:
         self.terms = {k: list(v) for k, v in terms.items()}
-        self._neg_h = _hashes(self.terms.get("negation", []))
-        self._hedge_h = _hashes(self.terms.get("hedge", []))
-        self._verbs_h = _hashes(self.terms.get("reported_verbs", []))
-        self._quotes_h = _hashes(['"', "“", "”", "'", "‘", "’"])
-        self._first_h = _hashes(["i", "my", "me", "i'm", "i've", "we", "our", "us"])
-        self._subjects = [s.split() for s in self.terms.get("reported_subjects", [])]
+        marks = (("negation", _NEG), ("hedge", _HEDGE), ("reported_verbs", _VERB))
+        table: dict[int, int] = {}
+        for words, bit in [*((self.terms.get(k, []), b) for k, b in marks), (_QUOTES, _QUOTE), (_FIRST, _FIRST_P)]:
+            for h in _hashes(words).tolist():
+                table[h] = table.get(h, 0) | bit
+        self._keys = numpy.array(sorted(table), dtype="uint64")
+        self._masks = numpy.array([table[k] for k in sorted(table)], dtype="int64")
+        self._by_first: dict[str, list[tuple[int, list[str]]]] = {}
+        self._empty_subject = None
+        for k, subj in enumerate(s.split() for s in self.terms.get("reported_subjects", [])):
+            if not subj:
+                self._empty_subject = k if self._empty_subject is None else self._empty_subject
+                continue
+            self._by_first.setdefault(subj[0], []).append((k, subj))
         phrases = sorted(self.terms.get("attribution", []), key=len, reverse=True)
         self._attribution = (
             re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(p) for p in phrases) + r")(?![\w-])", re.I)
             if phrases else None
         )
+        # A case-insensitive match of an ASCII phrase is a substring of the lower-cased text, except where
+        # the text holds one of the three characters re.I folds onto an ASCII letter that lower() does not.
+        self._attr_literals = frozenset(p.lower() for p in phrases) if all(p.isascii() for p in phrases) else None
+
+    def _may_attribute(self, text: str) -> bool:
+        if self._attr_literals is None or _ODD_FOLD.search(text):
+            return True
+        low = text.lower()
+        return any(p in low for p in self._attr_literals)
+
+    def _marks(self, lowers: numpy.ndarray) -> numpy.ndarray:
+        """Each token's term lists as bits, by one sorted lookup (five numpy.isin calls cost five sorts)."""
+        if not len(self._keys):
+            return numpy.zeros(len(lowers), dtype="int64")
+        pos = numpy.minimum(numpy.searchsorted(self._keys, lowers), len(self._keys) - 1)
+        return numpy.where(self._keys[pos] == lowers, self._masks[pos], 0)
 
     def _subject(self, words: list[str]) -> tuple[int, int] | None:
-        for subj in self._subjects:
-            n = len(subj)
-            for i in range(len(words) - n + 1):
-                if words[i : i + n] == subj:
-                    return i, i + n
-        return None
+        """The first listed subject found in the words (leftmost occurrence), looked up by its first word."""
+        best = (self._empty_subject, 0, 0) if self._empty_subject is not None else None
+        for i, w in enumerate(words):
+            for k, subj in self._by_first.get(w, ()):
+                if (best is None or k < best[0]) and words[i : i + len(subj)] == subj:
+                    best = (k, i, i + len(subj))
+        return None if best is None else (best[1], best[2])
 
     def __call__(self, doc: Doc) -> Doc:
         cues = sorted(doc.spans.get(CUES_KEY, []), key=lambda c: c.start)
         starts = [c.start for c in cues]
-        lowers = doc.to_array(LOWER)
-        hedged = numpy.isin(lowers, self._hedge_h)
-        verbs = numpy.isin(lowers, self._verbs_h)
-        quotes = numpy.isin(lowers, self._quotes_h)
-        negs = numpy.isin(lowers, self._neg_h)
-        first = numpy.isin(lowers, self._first_h)
+        marks = self._marks(doc.to_array(LOWER))
+        hedged = (marks & _HEDGE) != 0
+        verbs = (marks & _VERB) != 0
+        quotes = (marks & _QUOTE) != 0
+        negs = (marks & _NEG) != 0
+        first = (marks & _FIRST_P) != 0
         text = doc_text(doc)
-        attributions = [(m.start(), m.end()) for m in self._attribution.finditer(text)] if self._attribution else []
+        attributions = ([(m.start(), m.end()) for m in self._attribution.finditer(text)]
+                        if self._attribution is not None and self._may_attribute(text) else [])
         attr_starts = [a for a, _ in attributions]
         for claim in doc.spans.get(CLAIMS_KEY, []):
             a, b = claim.start, claim.end
+            ext = claim._  # one Underscore per span: each `._` access builds a new one
             context: list[tuple[str, int, int]] = []
-            hedge_at = numpy.flatnonzero(hedged[a:b])
+            hedge_at = numpy.flatnonzero(hedged[a:b]) if hedged[a:b].any() else ()
             if len(hedge_at):
                 tok = doc[a + int(hedge_at[0])]
                 context.append(("hedge", tok.idx, tok.idx + len(tok.text)))
-            claim._.claim_hedged = bool(len(hedge_at))
-            inside = [cues[k] for k in range(bisect.bisect_left(starts, a), bisect.bisect_left(starts, b))
-                      if cues[k].end <= b]
+            ext.claim_hedged = bool(len(hedge_at))
+            lo_k, hi_k = bisect.bisect_left(starts, a), bisect.bisect_left(starts, b)
+            inside = [cues[k] for k in range(lo_k, hi_k) if cues[k].end <= b]
             reported = self._reported(doc, claim, verbs, quotes, first, attributions, attr_starts, inside)
             context.extend(reported)
-            claim._.claim_reported = bool(reported)
+            ext.claim_reported = bool(reported)
             negated = False
-            for k in range(bisect.bisect_left(starts, a), bisect.bisect_left(starts, b)):
-                cue = cues[k]
-                if cue.end <= b:
-                    lo = max(a, cue.start - self.window)
-                    hit = numpy.flatnonzero(negs[lo : cue.start])
-                    cue._.claim_negated = bool(len(hit))
-                    if len(hit):
-                        tok = doc[lo + int(hit[-1])]
-                        context.append(("negation", tok.idx, tok.idx + len(tok.text)))
-                    negated = negated or cue._.claim_negated
-            claim._.claim_negated = negated
-            claim._.claim_context = context
+            for cue in inside:
+                lo = max(a, cue.start - self.window)
+                hit = numpy.flatnonzero(negs[lo : cue.start]) if negs[lo : cue.start].any() else ()
+                cue._.claim_negated = bool(len(hit))
+                if len(hit):
+                    tok = doc[lo + int(hit[-1])]
+                    context.append(("negation", tok.idx, tok.idx + len(tok.text)))
+                    negated = True
+            ext.claim_negated = negated
+            ext.claim_context = context
         return doc
 
     def _reported(self, doc: Doc, claim: Span, verbs, quotes, first, attributions, attr_starts,  # noqa: ANN001
@@ -279,15 +310,21 @@ class RegexMarker:
     def _set(self, patterns: list) -> None:
         self.patterns = [dict(p) for p in patterns]
         self._compiled = [(p["kind"], p["label"], p.get("id", ""), re.compile(p["regex"])) for p in self.patterns]
+        self._literals = {p["regex"]: required_literals(p["regex"]) for p in self.patterns}
 
     def __call__(self, doc: Doc) -> Doc:
         text = doc_text(doc)
         new_ents: list[Span] = []
         new_cues: list[Span] = []
         taken = None
+        found: dict[str, list[tuple[int, int]]] = {}  # a regex shared by two patterns runs once
         for kind, label, ent_id, rx in self._compiled:
-            for m in rx.finditer(text):
-                span = doc.char_span(m.start(), m.end(), label=label, alignment_mode="expand")
+            spans = found.get(rx.pattern)
+            if spans is None:
+                spans = found[rx.pattern] = ([(m.start(), m.end()) for m in rx.finditer(text)]
+                                             if may_match(self._literals[rx.pattern], text) else [])
+            for start, end in spans:
+                span = doc.char_span(start, end, label=label, alignment_mode="expand")
                 if span is None or not len(span):
                     continue
                 if kind == "cue":
