@@ -33,6 +33,27 @@ def doc_text(doc: Doc) -> str:
     return text if text is not None else doc.text
 
 
+def _trie(phrases: list[str]) -> str:
+    """An alternation of phrases with shared prefixes factored out: the regex tries one branch per letter
+    instead of every phrase at every position. Longer continuations are tried before a phrase ends, which is
+    the longest-first order of a plain alternation sorted by length, so the matches are the same."""
+    root: dict = {}
+    for phrase in phrases:
+        node = root
+        for ch in phrase:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict) -> str:
+        alts = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        if not alts:
+            return ""
+        body = "(?:" + "|".join(alts) + ")" if len(alts) > 1 or "" in node else alts[0]
+        return body + "?" if "" in node else body
+
+    return emit(root)
+
+
 def _hashes(words) -> numpy.ndarray:  # noqa: ANN001
     return numpy.array([hash_string(w) for w in words], dtype="uint64")
 
@@ -183,8 +204,7 @@ class ContextMarker:
             self._by_first.setdefault(subj[0], []).append((k, subj))
         phrases = sorted(self.terms.get("attribution", []), key=len, reverse=True)
         self._attribution = (
-            re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(p) for p in phrases) + r")(?![\w-])", re.I)
-            if phrases else None
+            re.compile(r"(?<![\w-])(?:" + _trie(phrases) + r")(?![\w-])", re.I) if phrases else None
         )
         # A case-insensitive match of an ASCII phrase is a substring of the lower-cased text, except where
         # the text holds one of the three characters re.I folds onto an ASCII letter that lower() does not.
@@ -221,6 +241,8 @@ class ContextMarker:
         quotes = (marks & _QUOTE) != 0
         negs = (marks & _NEG) != 0
         first = (marks & _FIRST_P) != 0
+        hedge_sum = numpy.concatenate([[0], numpy.cumsum(hedged)]).tolist()  # "any in a:b" without numpy calls
+        neg_sum = numpy.concatenate([[0], numpy.cumsum(negs)]).tolist()
         text = doc_text(doc)
         attributions = ([(m.start(), m.end()) for m in self._attribution.finditer(text)]
                         if self._attribution is not None and self._may_attribute(text) else [])
@@ -229,7 +251,7 @@ class ContextMarker:
             a, b = claim.start, claim.end
             ext = claim._  # one Underscore per span: each `._` access builds a new one
             context: list[tuple[str, int, int]] = []
-            hedge_at = numpy.flatnonzero(hedged[a:b]) if hedged[a:b].any() else ()
+            hedge_at = numpy.flatnonzero(hedged[a:b]) if hedge_sum[b] > hedge_sum[a] else ()
             if len(hedge_at):
                 tok = doc[a + int(hedge_at[0])]
                 context.append(("hedge", tok.idx, tok.idx + len(tok.text)))
@@ -242,7 +264,7 @@ class ContextMarker:
             negated = False
             for cue in inside:
                 lo = max(a, cue.start - self.window)
-                hit = numpy.flatnonzero(negs[lo : cue.start]) if negs[lo : cue.start].any() else ()
+                hit = numpy.flatnonzero(negs[lo : cue.start]) if neg_sum[cue.start] > neg_sum[lo] else ()
                 cue._.claim_negated = bool(len(hit))
                 if len(hit):
                     tok = doc[lo + int(hit[-1])]

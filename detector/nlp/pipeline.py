@@ -122,29 +122,31 @@ class ClaimExtractor:
         text = doc_text(doc)
         out = []
         for span in doc.spans[CLAIMS_KEY]:
-            idx = max(bisect.bisect_right(starts, span.start_char) - 1, 0)
-            a = span.start_char
+            a, z = span.start_char, span.end_char
+            idx = max(bisect.bisect_right(starts, a) - 1, 0)
+            ext = span._  # one Underscore per span
             claim = Claim(
-                text=text[a : span.end_char],
+                text=text[a:z],
                 start=base + a,
-                end=base + span.end_char,
+                end=base + z,
                 block=first_block + idx,
                 block_role=roles[idx],
-                negated=span._.claim_negated,
-                hedged=span._.claim_hedged,
-                reported=span._.claim_reported,
+                negated=ext.claim_negated,
+                hedged=ext.claim_hedged,
+                reported=ext.claim_reported,
             )
             lo, hi = bisect.bisect_left(cue_starts, span.start), bisect.bisect_left(cue_starts, span.end)
-            claim.cues = [
-                Cue(label=c.label_, text=c.text, negated=c._.claim_negated, start=c.start_char - a,
-                    end=c.end_char - a)
+            claim.cues = [  # text[...] is Span.text without rebuilding it token by token
+                Cue(label=c.label_, text=text[c.start_char : c.end_char], negated=c._.claim_negated,
+                    start=c.start_char - a, end=c.end_char - a)
                 for c in cues[lo:hi] if c.end <= span.end
             ]
             lo, hi = bisect.bisect_left(ent_starts, span.start), bisect.bisect_left(ent_starts, span.end)
-            claim.entities = [Entity(e.label_, e.text, e.ent_id_, e.start_char - a, e.end_char - a)
+            claim.entities = [Entity(e.label_, text[e.start_char : e.end_char], e.ent_id_, e.start_char - a,
+                                     e.end_char - a)
                               for e in ents[lo:hi] if e.end <= span.end]
             claim.context = [Evidence("context", text[s:e], s - a, e - a, label=kind)
-                             for kind, s, e in (span._.claim_context or ())]
+                             for kind, s, e in (ext.claim_context or ())]
             out.append(claim)
         return out
 
