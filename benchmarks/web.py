@@ -115,8 +115,9 @@ def main() -> None:
                 cpu1 = sum(p.cpu_times().user + p.cpu_times().system for p in [proc, *proc.children(recursive=True)])
                 q = statistics.quantiles(lat, n=20)
                 results[n] = rate
-                print(f"{n} client{'s' if n > 1 else ' '}: {rate:6.1f} requests/s, p50 {statistics.median(lat) * 1000:6.0f} "
-                      f"ms, p95 {q[18] * 1000:6.0f} ms, server CPU {(cpu1 - cpu0) / len(lat) * 1000:5.1f} ms/request")
+                p50 = statistics.median(lat) * 1000
+                print(f"{n} client{'s' if n > 1 else ' '}: {rate:6.1f} requests/s, p50 {p50:6.0f} ms, "
+                      f"p95 {q[18] * 1000:6.0f} ms, server CPU {(cpu1 - cpu0) / len(lat) * 1000:5.1f} ms/request")
             print(f"4 clients / 1 client throughput: {results[4] / results[1]:.2f}x (machine: {os.cpu_count()} cores)")
         finally:
             server.terminate()
