@@ -36,7 +36,9 @@ def claim_features(claim: Claim) -> dict[str, float]:
     conjunctions of each cue with the sentence's voice and context give it those interactions directly.
     """
     f: dict[str, float] = {}
-    own = bool(_CLINIC.search(claim.text) or _YOU.search(claim.text))
+    text = claim.text
+    clinic, you = _CLINIC.search(text) is not None, _YOU.search(text) is not None
+    own = clinic or you
     for cue in claim.cues:
         key = f"cue={cue.label}" + (":negated" if cue.negated else "")
         f[key] = 1.0
@@ -63,12 +65,11 @@ def claim_features(claim: Claim) -> dict[str, float]:
         if getattr(claim, flag):
             f[f"context={flag}"] = 1.0
     f[f"role={claim.block_role}"] = 1.0
-    text = claim.text
     if _FIRST.search(text):
         f["voice=first_person"] = 1.0
-    if _CLINIC.search(text):
+    if clinic:
         f["voice=clinic"] = 1.0
-    if _YOU.search(text):
+    if you:
         f["voice=reader"] = 1.0
     if _GENERIC_SUBJECT.search(text):
         f["subject=generic"] = 1.0
