@@ -52,11 +52,12 @@ class Detector:
             raise result
         return result
 
-    def check_pages(self, pages: Sequence[Page]) -> list[PageVerdict | StemcheckError]:
+    def check_pages(self, pages: Sequence[Page], explain: bool = True) -> list[PageVerdict | StemcheckError]:
         """Verdicts for many pages with one feature matrix and one product for all their claims.
 
         A page that cannot be checked gets its error in its place; the others go on. Each claim's scores are
-        computed from its own features only, so a page's verdict is the same alone or in any batch.
+        computed from its own features only, so a page's verdict is the same alone or in any batch. explain=False
+        skips the model's word evidence (see flag_claims) for scans that neither show nor store claims.
         """
         out: list[PageVerdict | StemcheckError] = []
         claims_of: list[list[Claim]] = []
@@ -77,7 +78,8 @@ class Detector:
             if out[k] is not None:
                 continue
             if claims and scores is not None:
-                flag_claims(claims, ScoreSlice(scores, at, len(claims)), model.thresholds, self.bundle.rules)
+                flag_claims(claims, ScoreSlice(scores, at, len(claims)), model.thresholds, self.bundle.rules,
+                            explain)
             at += len(claims)
             out[k] = self._verdict(page, claims)
         return out

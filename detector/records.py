@@ -50,7 +50,8 @@ class Evidence:
     weight: float | None = None  # the model's contribution (log-odds), for experts
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if v is not None and v != ""}
+        # every field is a plain value, so vars() is asdict() without its deep copy (a scan calls this a lot)
+        return {k: v for k, v in vars(self).items() if v is not None and v != ""}
 
 
 @dataclass

@@ -167,7 +167,7 @@ class Scanner:
         def flush() -> None:
             nonlocal batch
             if batch:
-                submit.batch(batch, self.model_dir, self.opts.gate, sink)
+                submit.batch(batch, self.model_dir, self.opts.gate, sink, explain=store is not None)
                 batch = []
 
         def decided(item: PageResult) -> None:
@@ -291,11 +291,11 @@ class _Executor:
         if self.cluster is not None:
             self.cluster.close()
 
-    def batch(self, items: list[WorkItem], model_dir: str, gate: bool, sink: Callable) -> None:
+    def batch(self, items: list[WorkItem], model_dir: str, gate: bool, sink: Callable, explain: bool = True) -> None:
         if self.client is None:
-            sink(analyse_batch(items, model_dir, gate))
+            sink(analyse_batch(items, model_dir, gate, explain))
             return
-        self.pending.append(self.client.submit(analyse_batch, items, model_dir, gate, pure=False))
+        self.pending.append(self.client.submit(analyse_batch, items, model_dir, gate, explain, pure=False))
         self._drain(sink, self.in_flight)
 
     def site(self, site: str, seeds: list[Seed], warc_dir: str, opts: ScanOptions, model_dir: str, first: int,

@@ -82,8 +82,11 @@ def analyse_item(item: WorkItem, model_dir: str, gate: bool = True) -> PageResul
     return analyse_batch([item], model_dir, gate)[0]
 
 
-def analyse_batch(items: list[WorkItem], model_dir: str, gate: bool = True) -> list[PageResult]:
-    """Gate and parse each item, then classify all relevant pages of the batch with one feature matrix."""
+def analyse_batch(items: list[WorkItem], model_dir: str, gate: bool = True, explain: bool = True) -> list[PageResult]:
+    """Gate and parse each item, then classify all relevant pages of the batch with one feature matrix.
+
+    explain=False (a scan without a store: no claim is kept) skips the model's word evidence.
+    """
     detector = _worker_detector(model_dir)
     rows: list[PageResult | None] = []
     todo: list[tuple[int, Page, dict]] = []
@@ -95,13 +98,13 @@ def analyse_batch(items: list[WorkItem], model_dir: str, gate: bool = True) -> l
             rows.append(None)
             todo.append((k, *prepared))
     try:
-        verdicts = detector.check_pages([page for _, page, _ in todo])
+        verdicts = detector.check_pages([page for _, page, _ in todo], explain)
     except Exception:  # noqa: BLE001 - a batch-level failure: retry page by page so it costs one row, not 64
         log.debug("batch failed; checking its pages one by one", exc_info=True)
         verdicts = []
         for _, page, _ in todo:
             try:
-                verdicts.append(detector.check_pages([page])[0])
+                verdicts.append(detector.check_pages([page], explain)[0])
             except Exception as exc:  # noqa: BLE001
                 verdicts.append(exc)
     for (k, _page, base), v in zip(todo, verdicts, strict=True):

@@ -19,7 +19,6 @@ from detector.categories import CATEGORIES
 from detector.model.features import claim_features
 from detector.records import Claim, Evidence
 
-_WHITESPACE = re.compile(r"\s\s+")
 _SPAN = re.compile(r"\S+")
 _EDGE = re.compile(r"^[^\w$%]+|[^\w%]+$")
 EVIDENCE_WORDS = 4
@@ -59,17 +58,16 @@ class LinearClaimModel:
         self._n_char = len(self.char_vocab)
 
     # -- features -----------------------------------------------------------------------------------
-    def _word_counts(self, text: str) -> dict[int, int]:
-        tokens = self._token.findall(text.lower())
+    def _word_ids(self, text: str) -> list[int]:
+        """The vocabulary columns of every word n-gram of a lower-cased text, repeats included."""
+        tokens = self._token.findall(text)
         lo, hi = self.config.word_ngrams
-        counts: dict[int, int] = {}
         vocab = self.word_vocab
+        ids: list[int] = []
         for n in range(lo, hi + 1):
-            for i in range(len(tokens) - n + 1):
-                col = vocab.get(tokens[i] if n == 1 else " ".join(tokens[i : i + n]))
-                if col is not None:
-                    counts[col] = counts.get(col, 0) + 1
-        return counts
+            grams = tokens if n == 1 else [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+            ids.extend(col for g in grams if (col := vocab.get(g)) is not None)
+        return ids
 
     def _word_grams(self, word: str) -> list[int]:
         """Char n-gram columns of one whitespace-separated word (sklearn's char_wb rule), cached per word."""
@@ -90,26 +88,29 @@ class LinearClaimModel:
             self._gram_cache[word] = ids
         return ids
 
-    def _char_counts(self, text: str) -> dict[int, int]:
-        counts: dict[int, int] = {}
+    def _char_ids(self, text: str) -> list[int]:
+        """The char n-gram columns of a lower-cased text, word by word from the cache, repeats included."""
         if self.config.char_ngrams is None:
-            return counts
-        for word in _WHITESPACE.sub(" ", text.lower()).split():
-            for col in self._word_grams(word):
-                counts[col] = counts.get(col, 0) + 1
-        return counts
+            return []
+        ids: list[int] = []
+        for word in text.split():  # str.split() and re's \s agree on what whitespace is
+            ids.extend(self._word_grams(word))
+        return ids
 
     @staticmethod
-    def _tfidf(rows: list[int], cols: list[int], tfs: list[int], idf: np.ndarray, offset: int,
+    def _tfidf(ids: list[int], lens: list[int], idf: np.ndarray, offset: int,
                n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """sklearn's sublinear TF-IDF with per-row L2 norm, for every row of a batch in a few numpy calls.
 
-        The arithmetic is the per-row one (float32 values, a float64 norm cast to float32), so a claim gets the
-        same numbers whether it is scored alone or among thousands.
+        `ids` holds every row's columns with repeats, `lens` how many belong to each row. The arithmetic is
+        the per-row one (float32 values, a float64 norm cast to float32), so a claim gets the same numbers
+        whether it is scored alone or among thousands.
         """
-        r = np.array(rows, dtype=np.int64)
-        c = np.array(cols, dtype=np.int64)
-        vals = (np.log(np.array(tfs, dtype=np.float32)) + np.float32(1)) * idf[c]
+        width = len(idf) + 1
+        keys = np.repeat(np.arange(n, dtype=np.int64), lens) * width + np.array(ids, dtype=np.int64)
+        uniq, tf = np.unique(keys, return_counts=True)
+        r, c = uniq // width, uniq % width
+        vals = (np.log(tf.astype(np.float32)) + np.float32(1)) * idf[c]
         v64 = vals.astype(np.float64)
         norm = np.sqrt(np.bincount(r, weights=v64 * v64, minlength=n)).astype(np.float32)
         norm[norm == 0] = 1
@@ -118,33 +119,30 @@ class LinearClaimModel:
     def matrix(self, claims: Sequence[Claim]) -> FeatureRows:
         """The batch's feature matrix as CSR-like arrays: one Python pass over the claims' words, then numpy."""
         n = len(claims)
-        wr: list[int] = []
-        wc: list[int] = []
-        wt: list[int] = []
-        cr: list[int] = []
-        cc: list[int] = []
-        ct: list[int] = []
+        w_ids: list[int] = []
+        w_len: list[int] = []
+        c_ids: list[int] = []
+        c_len: list[int] = []
         dr: list[int] = []
         dc: list[int] = []
         dv: list[float] = []
         vocab = self.dict_vocab
         for i, claim in enumerate(claims):
             text = claim.text.lower()
-            counts = self._word_counts(text)
-            wr.extend([i] * len(counts))
-            wc.extend(counts)
-            wt.extend(counts.values())
-            counts = self._char_counts(text)
-            cr.extend([i] * len(counts))
-            cc.extend(counts)
-            ct.extend(counts.values())
+            ids = self._word_ids(text)
+            w_ids += ids
+            w_len.append(len(ids))
+            ids = self._char_ids(text)
+            c_ids += ids
+            c_len.append(len(ids))
             for k, v in claim_features(claim).items():
                 col = vocab.get(k)
                 if col is not None:
                     dr.append(i)
                     dc.append(col)
                     dv.append(v)
-        parts = [self._tfidf(wr, wc, wt, self.word_idf, 0, n), self._tfidf(cr, cc, ct, self.char_idf, self._n_word, n),
+        parts = [self._tfidf(w_ids, w_len, self.word_idf, 0, n),
+                 self._tfidf(c_ids, c_len, self.char_idf, self._n_word, n),
                  (np.array(dr, dtype=np.int64), np.array(dc, dtype=np.int64) + self._n_word + self._n_char,
                   (np.array(dv, dtype=np.float64) * self.config.cue_weight).astype(np.float32))]
         rows = np.concatenate([p[0] for p in parts])

@@ -32,12 +32,14 @@ def condition_groups(claim: Claim) -> set[str]:
 
 
 def flag_claims(claims: Sequence[Claim], scores: ClaimScores, thresholds: Sequence[float],
-                rules: ScoringRules) -> None:
+                rules: ScoringRules, explain: bool = True) -> None:
     """Give each claim its scores and flags; a reported claim keeps its red flags with made=False.
 
     A fragment of fewer than `min_words_without_cue` words with no lexicon cue (a heading or menu item
     such as "Cell therapy") names a topic but cannot state a claim, so it gets no flag. Condition menus
     are flagged as cure-all afterwards (flag_condition_lists), since no single sentence shows them.
+    explain=False leaves out the words the model weighed (the costly part of the evidence), for scans whose
+    claims are neither shown nor stored; scores, flags, reasons and the verdict are the same.
     """
     proba = scores.proba
     for i, claim in enumerate(claims):
@@ -50,7 +52,8 @@ def flag_claims(claims: Sequence[Claim], scores: ClaimScores, thresholds: Sequen
                 continue
             made = not claim.reported or cat == DISCLOSURE
             flag = Flag(cat, float(proba[i, j]), float(thresholds[j]), made)
-            flag.evidence = _cue_evidence(claim, cat) + scores.evidence(i, cat) + _context_evidence(claim, made)
+            words = scores.evidence(i, cat) if explain else []
+            flag.evidence = _cue_evidence(claim, cat) + words + _context_evidence(claim, made)
             flag.evidence.append(_rule(cat))
             claim.flags.append(flag)
     flag_condition_lists(list(claims), rules)

@@ -13,6 +13,7 @@ Disclosures lower a score; they never hide a claim.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections import Counter
@@ -57,16 +58,18 @@ def page_features(claims: Sequence[Claim], rules: ScoringRules, title: str = "")
     """
     n = max(1, len(claims))
     own = [c for c in claims if not c.reported]
-    red = [c for c in claims if made_red(c)]
-    other = [c for c in claims if not made_red(c)]
+    made = [(c, c.made_red_flags) for c in claims]
+    red = [c for c, cats in made if cats]
+    other = [c for c, cats in made if not cats]
+    red_text = {id(c): normalise(c.text) for c in red}  # once per claim, not once per category
     f: dict[str, float] = {}
     for cat in RED_FLAGS:
-        top = sorted((c.scores.get(cat, 0.0) for c in own), reverse=True)[:3]
+        top = heapq.nlargest(3, (c.scores.get(cat, 0.0) for c in own))
         f[f"max:{cat}"] = top[0] if top else 0.0
         f[f"top3:{cat}"] = sum(top) / 3
-        distinct = {normalise(c.text) for c in red if cat in c.made_red_flags}
+        distinct = {red_text[id(c)] for c, cats in made if cat in cats}
         f[f"count:{cat}"] = math.log1p(len(distinct))
-    f["red_flag_claims"] = math.log1p(len({normalise(c.text) for c in red}))
+    f["red_flag_claims"] = math.log1p(len(set(red_text.values())))
     f["red_share"] = len(red) / n  # never falls when a red-flag sentence is added: (r+1)/(n+1) >= r/n
     f["condition_groups"] = min(len({g for c in claims for g in condition_groups(c)}), 8) / 8
     f["sell"] = math.log1p(sum(len(rules.sell.findall(c.text)) for c in claims) + len(rules.sell.findall(title)))
