@@ -22,7 +22,7 @@ LEXICON_REGEXES = [p["regex"] for p in json.loads((CORPUS / "lexicons" / "regex.
     (r"\bNCT\d{6,8}\b", {"NCT"}),
     (r"(?:[Oo]ur|[Tt]he) clinic", {"Our clinic", "our clinic", "The clinic", "the clinic"}),
     (r"[Oo]ur\s+clinic", {"clinic"}),
-    (r"(?:US\$|\$)\s?\d+|\d+\s?(?:USD|dollars)", {"US$", "$", "USD", "dollars"}),
+    (r"(?:US\$|\$)\s?\d+|\d+\s?(?:USD|dollars)", {"$", "USD", "dollars"}),  # US$ holds $
     (r"(?i)approved", None),
     (r"(?i:fda) approved", {" approved"}),
     (r"\d+%?", None),

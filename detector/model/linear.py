@@ -163,9 +163,10 @@ class LinearClaimModel:
         n = len(m.indptr) - 1
         out = np.tile(self.intercept, (n, 1)).astype(np.float64)
         if len(m.cols):
-            contrib = self.coef[m.cols] * m.vals.astype(np.float64)[:, None]
-            for j in range(out.shape[1]):
-                out[:, j] += np.bincount(m.rows, weights=contrib[:, j], minlength=n)
+            contrib = np.vstack([self.coef[m.cols] * m.vals.astype(np.float64)[:, None], np.zeros((1, out.shape[1]))])
+            sums = np.add.reduceat(contrib, np.minimum(m.indptr[:-1], len(m.cols)), axis=0)
+            filled = m.indptr[1:] > m.indptr[:-1]  # reduceat gives an empty row its next entry, not 0
+            out[filled] += sums[filled]
         return out
 
     def proba_from_decision(self, raw: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from spacy.language import Language
 from spacy.strings import hash_string
 from spacy.tokens import Doc, Span
 
-from detector.nlp.prefilter import may_match, required_literals
+from detector.nlp.prefilter import may_match, minimal, required_literals
 
 CLAIMS_KEY = "claims"
 TEXT_KEY = "stemcheck_text"
@@ -208,7 +208,7 @@ class ContextMarker:
         )
         # A case-insensitive match of an ASCII phrase is a substring of the lower-cased text, except where
         # the text holds one of the three characters re.I folds onto an ASCII letter that lower() does not.
-        self._attr_literals = frozenset(p.lower() for p in phrases) if all(p.isascii() for p in phrases) else None
+        self._attr_literals = minimal({p.lower() for p in phrases}) if all(p.isascii() for p in phrases) else None
 
     def _may_attribute(self, text: str) -> bool:
         if self._attr_literals is None or _ODD_FOLD.search(text):

@@ -37,7 +37,17 @@ def required_literals(pattern: str) -> frozenset[str] | None:
     except Exception:  # noqa: BLE001 - an unexpected tree: run the regex unfiltered
         log.debug("no literal prefilter for %r", pattern, exc_info=True)
         return None
-    return frozenset(found) if found and all(found) else None
+    return minimal(found) if found and all(found) else None
+
+
+def minimal(literals: set[str] | frozenset[str]) -> frozenset[str]:
+    """Drop every literal that contains another: where the longer one occurs, so does the shorter."""
+    ordered = sorted(set(literals), key=len)
+    keep: list[str] = []
+    for lit in ordered:
+        if not any(k in lit for k in keep):
+            keep.append(lit)
+    return frozenset(keep)
 
 
 def _exact(items: list) -> set[str] | None:

@@ -41,17 +41,19 @@ def flag_claims(claims: Sequence[Claim], scores: ClaimScores, thresholds: Sequen
     explain=False leaves out the words the model weighed (the costly part of the evidence), for scans whose
     claims are neither shown nor stored; scores, flags, reasons and the verdict are the same.
     """
-    proba = scores.proba
+    proba = scores.proba.tolist()  # Python floats: the same values without a numpy scalar per read
+    limits = [float(t) for t in thresholds]
     for i, claim in enumerate(claims):
-        claim.scores = {cat: round(float(proba[i, j]), 4) for j, cat in enumerate(CATEGORIES)}
+        row = proba[i]
+        claim.scores = {cat: round(p, 4) for cat, p in zip(CATEGORIES, row, strict=True)}
         claim.flags = []
         if not claim.cues and len(_WORD.findall(claim.text)) < rules.min_words_without_cue:
             continue
         for j, cat in enumerate(CATEGORIES):
-            if proba[i, j] < thresholds[j]:
+            if row[j] < limits[j]:
                 continue
             made = not claim.reported or cat == DISCLOSURE
-            flag = Flag(cat, float(proba[i, j]), float(thresholds[j]), made)
+            flag = Flag(cat, row[j], limits[j], made)
             words = scores.evidence(i, cat) if explain else []
             flag.evidence = _cue_evidence(claim, cat) + words + _context_evidence(claim, made)
             flag.evidence.append(_rule(cat))
