@@ -50,8 +50,14 @@ class Job:
     view: dict[str, Any] | None = None  # what the report page renders
     data: dict[str, Any] | None = None  # the JSON export (verdict or site report dict)
     html_report: str = ""
+    render: Callable[[], str] | None = None  # builds html_report on first export: most checks are never exported
     started_at: float = field(default_factory=time.monotonic)
     ended: threading.Event = field(default_factory=threading.Event)  # set once done or failed: wait on it
+
+    def report_html(self) -> str:
+        if not self.html_report and self.render is not None:
+            self.html_report = self.render()
+        return self.html_report
 
     @property
     def active(self) -> bool:

@@ -120,7 +120,7 @@ class WebState:
 
     def _finish(self, job: Job, view: dict[str, Any], verdict: PageVerdict) -> Job:
         job.view, job.data = view, {"note": NOTE, **verdict.to_dict()}
-        job.html_report = to_html([verdict])
+        job.render = lambda: to_html([verdict])
         job.status, job.stage = "done", "done"
         job.ended.set()
         return job

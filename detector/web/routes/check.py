@@ -66,7 +66,7 @@ def export_json(job_id: str, web: WebState = Depends(state)) -> Response:
 @router.get("/jobs/{job_id}/report.html")
 def export_html(job_id: str, web: WebState = Depends(state)) -> Response:
     job = done(job_or_404(web, job_id))
-    return Response(job.html_report, media_type="text/html; charset=utf-8",
+    return Response(job.report_html(), media_type="text/html; charset=utf-8",
                     headers=_attachment(f"stemcheck-{job.id}.html"))
 
 
