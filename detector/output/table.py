@@ -50,10 +50,10 @@ def sites_frame(pages: pd.DataFrame, site_claims: dict[str, set[tuple[str, str]]
     for site, group in pages.groupby("site", sort=False):
         read = group[group["status"] != "skipped"]
         summaries = [
-            PageSummary(r.url, r.status == "analysed", None if pd.isna(r.risk_score) else int(r.risk_score),
-                        bool(r.red_flag) if not pd.isna(r.red_flag) else False, set(), list(r._groups),
-                        list(r._products), bool(r._disclosure))
-            for r in read.itertuples(index=False)
+            PageSummary(r["url"], r["status"] == "analysed", None if pd.isna(r["risk_score"]) else int(r["risk_score"]),
+                        bool(r["red_flag"]) if not pd.isna(r["red_flag"]) else False, set(), list(r["_groups"]),
+                        list(r["_products"]), bool(r["_disclosure"]))
+            for r in read.to_dict("records")  # itertuples renames the _groups columns (leading underscore)
         ]
         if summaries:
             summaries[0].claims = {(normalise(t), c) for t, c in site_claims.get(site, ())}
