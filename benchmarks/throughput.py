@@ -1,9 +1,11 @@
-"""Throughput of each stage on the bundled demo pages, beside a parse-only baseline in the same run.
+"""Throughput of each stage on the bundled demo pages, beside parse-only and other anchors in the same run.
 
 Run: python benchmarks/throughput.py [--repeat N] [--composite-kb 60]
-Single process (one core). Prints pages/s and sentences/s per stage and each stage's cost as a ratio
-of the parse-only rate, for the bundled pages, for the same pages padded to ~60 KB with the markup real
-pages carry, and for text-dense ~60 KB pages (several bundled pages concatenated: a stress case).
+Single process. Rates are per CPU-second of this process (time.process_time, best of N), so load from other
+work on the machine distorts them little. Prints pages/s and sentences/s per stage and each stage's cost as a
+ratio of the parse-only rate, for the bundled pages, for the same pages padded to ~60 KB with the markup real
+pages carry, and for text-dense ~60 KB pages (several bundled pages concatenated: a stress case). "batched" is
+the scan path: 64 pages per feature matrix; "one by one" is what `stemcheck check` does per page.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+from scan import anchors  # noqa: E402 - benchmarks/scan.py, the same anchors in every benchmark
 from selectolax.lexbor import LexborHTMLParser  # noqa: E402
 
 from detector.check import Detector  # noqa: E402
@@ -29,9 +32,9 @@ def timed(fn, items, repeat):  # noqa: ANN001, ANN201
     best = float("inf")
     out = None
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = time.process_time()
         out = [fn(x) for x in items]
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
     return best, out
 
 
@@ -76,13 +79,18 @@ def run(label: str, htmls: list[str], det: Detector, repeat: int) -> None:
     sentences = sum(len(c) for c in claims)
     t_clf, _ = timed(det.classify, claims, repeat)
     t_all, _ = timed(lambda h: det.check_html(h, "bench"), htmls, repeat)
+    batches = [pages[i : i + 64] for i in range(0, n, 64)]
+    t_batch, _ = timed(lambda b: det.check_pages(b, explain=False), batches, repeat)
+    t_batch += t_extract
     print(f"\n{label}: {n} pages, mean {kb:.1f} KB, {sentences} sentences ({sentences / n:.0f}/page)")
-    print(f"{'stage':<28}{'pages/s':>10}{'sentences/s':>14}{'time vs parse-only':>20}")
+    print(f"{'stage':<28}{'pages/CPU-s':>12}{'sentences/CPU-s':>16}{'time vs parse-only':>20}")
     for name, t in [
         ("parse-only (lexbor text)", t_parse), ("extract (blocks)", t_extract), ("spaCy claim pipeline", t_nlp),
-        ("classifier", t_clf), ("end to end (check_html)", t_all),
+        ("classifier", t_clf), ("end to end, one by one", t_all), ("end to end, batched", t_batch),
     ]:
-        print(f"{name:<28}{n / t:>10.1f}{sentences / t:>14.0f}{t / t_parse:>19.1f}x")
+        print(f"{name:<28}{n / t:>12.1f}{sentences / t:>16.0f}{t / t_parse:>19.1f}x")
+    for name, rate in anchors([h.encode() for h in htmls]).items():
+        print(f"anchor: {name:<26}{rate:>10.1f} pages/CPU-s; end to end (batched) = {n / t_batch / rate:.2f} x this")
 
 
 def main() -> None:
@@ -99,7 +107,7 @@ def main() -> None:
     run(f"text-dense ~{args.composite_kb} KB pages (stress: bundled pages concatenated)",
         composite(htmls, args.composite_kb), det, args.repeat)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\npeak RSS {peak:.0f} MB; target: >= 100 pages/s/core end to end; extraction must not be the bottleneck")
+    print(f"\npeak RSS {peak:.0f} MB")
 
 
 if __name__ == "__main__":

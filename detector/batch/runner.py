@@ -94,6 +94,11 @@ class Scanner:
     def run(self, inputs: list[str | Path]) -> ScanResult:
         if not inputs:
             raise InputError("scan: no inputs given")
+        # A local cluster starts first, so its workers load the model while this process loads its own.
+        with _Executor(self.workers, self.scheduler, self.model_dir, self.help_start) as submit:
+            return self._run(inputs, submit)
+
+    def _run(self, inputs: list[str | Path], submit: _Executor) -> ScanResult:
         detector = _worker_detector(self.model_dir)
         model_sha = detector.bundle.sha256
         names = [str(Path(i).resolve()) if not str(i).startswith(("http://", "https://")) else str(i) for i in inputs]
@@ -133,8 +138,7 @@ class Scanner:
                 self.progress({**self.counts, "elapsed": time.monotonic() - started})
 
         try:
-            with _Executor(self.workers, self.scheduler, self.model_dir, self.help_start) as submit:
-                self._dispatch(names, submit, sink, store, model_sha, done)
+            self._dispatch(names, submit, sink, store, model_sha, done)
         except KeyboardInterrupt:
             log.warning("interrupted: %d items written; run the same command again to resume", len(done))
             if store is not None:
