@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -196,7 +197,9 @@ class WarcCrawl:
     robots: list[WarcPage] = field(default_factory=list)
 
 
+@lru_cache(maxsize=512)
 def _content_type(value: str | None) -> tuple[str, str | None]:
+    """Parsed once per distinct header value: an archive repeats a handful, and email's parser is slow."""
     from detector.source.fetch import _content_type as parse
 
     return parse(value)
