@@ -11,7 +11,7 @@ import pytest
 
 from detector.extract import html_to_page, text_to_page
 from detector.web.pool import Analyser
-from tests.conftest import CORPUS, REALWORLD
+from tests.conftest import CORPUS, REALWORLD, ROOT
 
 
 def _pages() -> list:
@@ -74,3 +74,16 @@ def test_scores_do_not_depend_on_batch_neighbours(detector, n):
     alone = model.score(claims[n : n + 1]).proba[0]
     together = model.score(claims).proba[n]
     assert alone.tolist() == together.tolist()
+
+
+def test_a_worker_process_gives_the_same_verdict_as_this_one(detector):
+    text = (CORPUS / "pages" / "pc-01.html").read_text(encoding="utf-8")
+    analyser = Analyser(detector, detector.settings, ROOT / "models", workers=1)  # what `serve` runs
+    try:
+        remote = analyser.check_text(text, "pasted")
+        page = analyser.check_bytes(text.encode(), "https://clinic.example/", "text/html", "utf-8")
+    finally:
+        analyser.close()
+    assert _json(remote) == _json(detector.check_text(text, "pasted"))
+    assert remote.page is not None and remote.page.blocks  # the web view renders from the verdict's page
+    assert page.red_flag == detector.check_html(text, "https://clinic.example/").red_flag
