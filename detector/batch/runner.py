@@ -241,6 +241,7 @@ class _Executor:
         self.threads: ThreadPoolExecutor | None = None
         self.in_flight = 2
         self._ready = threading.Event()
+        self._closing = threading.Event()
         self._starter: threading.Thread | None = None
 
     def __enter__(self) -> _Executor:
@@ -279,7 +280,7 @@ class _Executor:
 
     def _use(self, client: Any) -> None:
         """Adopt a client once every worker has loaded the model (so the first tasks do not queue behind it)."""
-        if self.model_dir:
+        if self.model_dir and not self._closing.is_set():  # a scan that finished first needs no warm workers
             client.run(warm_worker, self.model_dir)
         self.in_flight = 2 * max(1, len(client.scheduler_info().get("workers", {})) or (self.workers or 1))
         self.client = client
@@ -289,6 +290,7 @@ class _Executor:
         if self.threads is not None:
             self.threads.shutdown(wait=True, cancel_futures=True)
         if self._starter is not None:
+            self._closing.set()
             self._starter.join()
         if self.client is not None:
             self.client.close()
