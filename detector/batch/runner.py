@@ -9,6 +9,7 @@ on. URL-list sites are crawled politely, one task per site, never two requests t
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -229,10 +230,13 @@ class Scanner:
 class _Executor:
     """Inline (one process), a thread pool for URL-list crawls, or Dask futures with bounded in-flight work.
 
-    A local cluster starts in the background: its workers start and load the model (once each, before their
-    first task) while this process already checks the first batches itself, so `--workers N` never waits
-    idle for start-up. From the moment the workers are ready, every batch goes to them.
+    This process checks the first batches itself. A local cluster starts in the background once HEAD_START
+    batches are done (a scan smaller than that never pays for a cluster); its workers start and load the
+    model (once each, before their first task) while this process goes on checking batches, so `--workers N`
+    never waits idle for start-up. From the moment the workers are ready, every batch goes to them.
     """
+
+    HEAD_START = 4
 
     def __init__(self, workers: int | None, scheduler: str | None, model_dir: str = "", help_start: bool = True):
         self.workers, self.scheduler, self.model_dir, self.help_start = workers, scheduler, model_dir, help_start
@@ -243,25 +247,28 @@ class _Executor:
         self._ready = threading.Event()
         self._closing = threading.Event()
         self._starter: threading.Thread | None = None
+        self._inline = 0  # batches this process checked itself
 
     def __enter__(self) -> _Executor:
         if self.scheduler or self.workers:
-            try:
-                from dask.distributed import Client
-            except ImportError as exc:
-                raise InputError("--workers/--scheduler need dask[distributed]: pip install 'stemcheck[dask]'") from exc
+            if importlib.util.find_spec("distributed") is None:  # found, not imported: a small scan never needs it
+                raise InputError("--workers/--scheduler need dask[distributed]: pip install 'stemcheck[dask]'")
             if self.scheduler:
+                from dask.distributed import Client
+
                 try:
                     client = Client(self.scheduler, timeout="20s")
                 except OSError as exc:
                     raise InputError(f"{self.scheduler}: cannot reach the Dask scheduler ({exc})") from exc
                 self._use(client)
-            else:
-                self._starter = threading.Thread(target=self._start_local, name="stemcheck-dask-start", daemon=True)
-                self._starter.start()
-                if not self.help_start:
-                    self._ready.wait()
+            elif not self.help_start:
+                self._start()
+                self._ready.wait()
         return self
+
+    def _start(self) -> None:
+        self._starter = threading.Thread(target=self._start_local, name="stemcheck-dask-start", daemon=True)
+        self._starter.start()
 
     def _start_local(self) -> None:
         from dask.distributed import Client, LocalCluster
@@ -299,7 +306,10 @@ class _Executor:
 
     def batch(self, items: list[WorkItem], model_dir: str, gate: bool, sink: Callable, explain: bool = True) -> None:
         if self.client is None:
+            if self.workers and not self.scheduler and self._starter is None and self._inline >= self.HEAD_START:
+                self._start()
             sink(analyse_batch(items, model_dir, gate, explain))
+            self._inline += 1
             return
         self.pending.append(self.client.submit(analyse_batch, items, model_dir, gate, explain, pure=False))
         self._drain(sink, self.in_flight)
@@ -307,6 +317,8 @@ class _Executor:
     def site(self, site: str, seeds: list[Seed], warc_dir: str, opts: ScanOptions, model_dir: str, first: int,
              sink: Callable) -> None:
         """One task per site keeps all of a host's URLs in one sequential, polite crawl."""
+        if self.workers and not self.scheduler and self._starter is None:
+            self._start()
         if self._starter is not None:
             self._ready.wait()
         if self.client is not None:
