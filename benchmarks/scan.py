@@ -139,17 +139,38 @@ def scan_cpu(path: Path) -> tuple[float, int, float]:
     return len(result.pages) / max(cpu, 1e-9), len(result.pages), wall
 
 
+# The child reports its own peak RSS (VmHWM) as it exits: ru_maxrss would also count the copy of this
+# process's memory that the child held between fork and exec.
+_CLI = ("import atexit, sys\n"
+        "def _peak():\n"
+        "    try:\n"
+        "        line = next(x for x in open('/proc/self/status') if x.startswith('VmHWM:'))\n"
+        "        sys.stderr.write('\\nVmHWM ' + line.split()[1] + '\\n')\n"
+        "    except (OSError, StopIteration):\n"
+        "        pass\n"
+        "atexit.register(_peak)\n"
+        "from detector.cli import app\n"
+        "sys.argv = ['stemcheck', *sys.argv[1:]]\n"
+        "app()\n")
+
+
 def child(args: list[str]) -> tuple[float, float, float, str]:
-    """(wall s, CPU s, peak RSS MB, stdout) of one fresh `python -m detector ...` process."""
+    """(wall s, CPU s, peak RSS MB, stdout) of one fresh `stemcheck ...` process."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "detector", *args], cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-c", _CLI, *args], cwd=ROOT, env=ENV, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    _pid, status, usage = os.wait4(proc.pid, 0)
+    out, err = proc.communicate()
     wall = time.perf_counter() - t0
-    out = proc.stdout.read() if proc.stdout else ""
-    if os.waitstatus_to_exitcode(status) not in (0, 2):
-        raise SystemExit(f"{args}: failed: {proc.stderr.read() if proc.stderr else ''}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # cumulative: the difference is this child's
+    cpu = usage.ru_utime + usage.ru_stime - child.cpu  # type: ignore[attr-defined]
+    child.cpu = usage.ru_utime + usage.ru_stime  # type: ignore[attr-defined]
+    if proc.returncode not in (0, 2):
+        raise SystemExit(f"{args}: failed: {err}")
+    peak = [int(line.split()[1]) for line in err.splitlines() if line.startswith("VmHWM ")]
+    return wall, cpu, (peak[-1] / 1024 if peak else float("nan")), out
+
+
+child.cpu = 0.0  # type: ignore[attr-defined]
 
 
 def startup() -> None:
