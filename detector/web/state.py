@@ -14,13 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.responses import HTMLResponse, JSONResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
 from detector.check import Detector, site_reports
 from detector.errors import FetchError, InputError, JobLimitError, StemcheckError, UnsafeURLError
 from detector.extract import text_to_page
 from detector.output.report import NOTE, to_html
+from detector.output.report import templates as report_templates
 from detector.output.store import ResultStore
+from detector.output.views import site_view, verdict_view
 from detector.records import PageVerdict
 from detector.settings import Settings
 from detector.source.crawl import CrawlResult
@@ -29,7 +31,6 @@ from detector.source.page import page_from_bytes
 from detector.source.url import canonicalize
 from detector.web.jobs import Job, JobManager
 from detector.web.security import WebLimits
-from detector.web.views import site_view, verdict_view
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +80,8 @@ class WebState:
     work_dir: Path | None = None
     analysis: threading.Lock = field(default_factory=threading.Lock)
     env: Environment = field(default_factory=lambda: Environment(
-        loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
-        trim_blocks=True, lstrip_blocks=True))
+        loader=ChoiceLoader([FileSystemLoader(HERE / "templates"), report_templates().loader]),
+        autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True))
 
     def __post_init__(self) -> None:
         self.fetches = threading.BoundedSemaphore(self.limits.max_sync_fetches)
@@ -139,7 +140,7 @@ class WebState:
             if not reports:
                 raise InputError(f"{job.target}: the crawl found no pages to analyse")
             report = next((r for r in reports if r.site == result.site), reports[0])
-            job.view = site_view(report, self.detector, result)
+            job.view = site_view(report, result.seconds)
             job.html_report = to_html([], sites=[dataclasses.replace(report, warc_path=warc.name)])
         job.warc_sha256 = report.warc_sha256
         job.data = {"note": NOTE, **report.to_dict()}
