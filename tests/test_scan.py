@@ -64,7 +64,8 @@ def foreign_warc(path: Path) -> None:
 def test_foreign_warc_is_decoded_gated_and_counted(tmp_path):
     warc = tmp_path / "crawl.warc.gz"
     foreign_warc(warc)
-    frame = scan([warc])
+    result = scan([warc])
+    frame = result.pages
     by_url = frame.set_index("url")
     assert by_url.loc["https://www.clinic-a.example/knee", "status"] == "analysed"
     assert bool(by_url.loc["https://www.clinic-a.example/knee", "red_flag"])
@@ -72,9 +73,11 @@ def test_foreign_warc_is_decoded_gated_and_counted(tmp_path):
     assert by_url.loc["https://recipes.example/cake", "status"] == "irrelevant"
     assert by_url.loc["https://clinic-a.example/logo.png", "status"] == "skipped"
     assert by_url.loc["https://clinic-a.example/gone", "status"] == "skipped"
-    summary = frame.attrs["summary"]
+    summary = result.summary
     assert summary["analysed"] == 3 and summary["irrelevant"] == 1 and summary["skipped"] == 2
-    sites = frame.attrs["sites"]
+    sites = result.sites
+    merged = frame.merge(sites[["site", "risk_score"]], on="site", suffixes=("", "_site"))
+    assert len(merged) and "risk_score_site" in merged and len(result.sites) == len(sites), "sites survive a merge"
     assert sites.iloc[0]["site"] == "clinic-a.example", "www. folded; riskiest site first"
     assert sites.iloc[0]["analysed"] == 2 and sites.iloc[0]["red_flag_pages"] == 2
     assert set(frame.columns) >= {"url", "site", "fetched_at", "status", "risk_score", "red_flag", "top_evidence",

@@ -50,6 +50,18 @@ def _summary_lines(categories: dict[str, int], groups: list[str], products: list
     return lines
 
 
+def demo_lines(verdicts: list[PageVerdict]) -> list[tuple[str, str, str, str]]:
+    """(page, risk, verdict, strongest evidence) rows for a ranked list; the sentence is whole, never cut."""
+    from pathlib import PurePath
+
+    rows = []
+    for v in verdicts:
+        best = v.top_claim
+        evidence = f"“{best.text}”" if best else f"no red-flag claim among {len(v.claims)} sentences"
+        rows.append((PurePath(v.target).name, str(v.risk_score), verdict_label(v), evidence))
+    return rows
+
+
 def sections(v: PageVerdict) -> list[tuple[str, list[Claim]]]:
     """A page's flagged claims in the order a reader needs them: made red flags by severity, disclosures,
     then claims the page reports or quotes (context, not counted)."""
@@ -152,3 +164,39 @@ def site_text(report: SiteReport, max_claims: int = 25) -> str:
         for p in failed[:15]:
             lines.append(f"    error: unparsed: {p.url}: {p.error}")
     return "\n".join(lines)
+
+
+def _score_change(d: dict) -> str:
+    """'score 40 -> 78 (+38)', or what it means when only one run covers the site."""
+    if d["score_before"] is None:
+        return f"new in this scan, score {d['score_after']}"
+    if d["score_after"] is None:
+        return f"not in the later scan (score was {d['score_before']})"
+    change = f" ({d['score_change']:+d})" if d["score_change"] else ""
+    return f"score {d['score_before']} -> {d['score_after']}{change}"
+
+
+def diff_text(run_a: int, run_b: int, changes: list[dict]) -> str:
+    """What changed per site between two runs, for the terminal: + appeared, - disappeared."""
+    lines = [f"run {run_a} -> run {run_b}: {len(changes)} sites changed"]
+    for d in changes:
+        lines.append(f"{d['site']}: {_score_change(d)}")
+        for sign, key, what in (("+", "appeared", ""), ("-", "disappeared", ""),
+                                ("+", "disclosures_appeared", "disclosure"),
+                                ("-", "disclosures_disappeared", "disclosure")):
+            for c in d.get(key, []):
+                lines.append(f"  {sign} [{what or NAMES.get(c['category'], c['category'])}] {c['text']}")
+    return "\n".join(lines)
+
+
+def diff_html(run_a: int, run_b: int, changes: list[dict]) -> str:
+    """The same comparison as one self-contained page (report.css, no scripts, every string escaped)."""
+    from detector import __version__
+
+    for d in changes:
+        d["summary"] = _score_change(d)
+        for key in ("appeared", "disappeared"):
+            for c in d.get(key, []):
+                c["label"] = NAMES.get(c["category"], c["category"])
+    return templates().get_template("diff.html").render(
+        run_a=run_a, run_b=run_b, changes=changes, note=NOTE, version=__version__)

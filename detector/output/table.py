@@ -45,10 +45,14 @@ SITE_COLUMNS = ["site", "risk_score", "label", "pages", "analysed", "red_flag_pa
 
 
 def sites_frame(pages: pd.DataFrame, site_claims: dict[str, set[tuple[str, str]]]) -> pd.DataFrame:
-    """Sites ranked by risk through the one site verdict (scoring.site.score_site)."""
+    """Sites ranked by risk through the one site verdict (scoring.site.score_site); a site's pages are the pages
+    read, never the links a crawl skipped or could not fetch (the same rule as the store's site rows)."""
     out = []
     for site, group in pages.groupby("site", sort=False):
-        read = group[group["status"] != "skipped"]
+        if not site:  # a row that names no site (a junk URL-list line) stays a page row, not a site
+            continue
+        read = group[group["status"].isin(("analysed", "irrelevant")) | ((group["status"] == "failed")
+                                                                          & group["content_sha256"].fillna("").ne(""))]
         summaries = [
             PageSummary(r.url, r.status == "analysed", None if pd.isna(r.risk_score) else int(r.risk_score),
                         bool(r.red_flag) if not pd.isna(r.red_flag) else False, set(), list(r._groups),

@@ -164,8 +164,10 @@ class Crawler:
         resolver: Resolver | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        on_request: Callable[[str, CrawlResult], None] | None = None,
     ):
         self.settings = settings or Settings()
+        self.on_request = on_request  # progress: told of each request before it is made
         self.cfg: CrawlSettings = self.settings.crawl
         self.fetch_cfg: FetchSettings = self.settings.fetch
         self.allow_private, self.resolver = allow_private, resolver
@@ -189,6 +191,8 @@ class Crawler:
 
     def _request(self, url: str, result: CrawlResult, **kwargs: object) -> Response:
         self._wait_turn(url)
+        if self.on_request is not None:
+            self.on_request(url, result)
         result.requests += 1
         try:
             return fetch(url, self.fetch_cfg, self.allow_private, resolver=self.resolver, follow_redirects=False,
