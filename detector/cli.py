@@ -623,6 +623,33 @@ def diff(
         _write(diff_text(a, b, changes), output)
 
 
+@app.command("settings")
+def show_settings(
+    fmt: Format = typer.Option(Format.text, "--format", "-f", help="text or json."),
+) -> None:
+    """Print the effective settings and where each comes from: default, the settings file (STEMCHECK_SETTINGS)
+    or an environment variable (STEMCHECK_<SECTION>_<FIELD>). Command-line options override them per run."""
+    import dataclasses
+
+    from detector.settings import env_name, resolve_settings
+
+    if fmt is Format.html:
+        _fail("settings: --format text or json")
+    settings, origin = resolve_settings()
+    rows = []
+    for sec in dataclasses.fields(settings):
+        for f in dataclasses.fields(getattr(settings, sec.name)):
+            value = getattr(getattr(settings, sec.name), f.name)
+            key = f"{sec.name}.{f.name}"
+            rows.append({"setting": key, "value": list(value) if isinstance(value, tuple) else
+                         str(value) if isinstance(value, Path) else value,
+                         "source": origin.get(key, "default"), "variable": env_name(sec.name, f.name)})
+    if fmt is Format.json:
+        _write(json.dumps(rows, ensure_ascii=False), None)
+        return
+    _write("\n".join(f"{r['setting']} = {r['value']!r}  ({r['source']}; {r['variable']})" for r in rows), None)
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (default loopback only)."),

@@ -106,6 +106,13 @@ CREATE TABLE IF NOT EXISTS sites (
     label TEXT,
     PRIMARY KEY (run_id, site)
 );
+CREATE VIEW IF NOT EXISTS latest_site_verdicts AS
+SELECT s.site, s.label AS verdict, s.risk_score, s.red_flag_pages, s.analysed, s.pages, s.worst_page, s.categories,
+       s.condition_groups, s.products, s.disclosure, s.run_id, r.started AS scanned
+FROM sites s JOIN runs r ON r.run_id = s.run_id
+WHERE r.status = 'finished' AND s.run_id = (
+    SELECT max(s2.run_id) FROM sites s2 JOIN runs r2 ON r2.run_id = s2.run_id
+    WHERE s2.site = s.site AND r2.status = 'finished');
 """
 
 
