@@ -15,6 +15,8 @@ from typing import Any
 
 from fastapi.responses import HTMLResponse, JSONResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from markdown_it import MarkdownIt
+from markupsafe import Markup
 
 from detector.check import Detector, site_reports
 from detector.errors import FetchError, InputError, JobLimitError, StemcheckError, UnsafeURLError
@@ -39,6 +41,12 @@ HERE = Path(__file__).resolve().parent
 
 class TextTooLong(StemcheckError):
     """Pasted text over WebLimits.max_text_chars: answered 413 like an oversized body."""
+
+
+def markdown(text: str) -> Markup:
+    """Our own API descriptions (route docstrings) as HTML: CommonMark with raw HTML turned off, so even a
+    stray tag is shown as text. Never used on scraped or user text."""
+    return Markup(MarkdownIt("commonmark", {"html": False}).render(text or ""))
 
 
 def clean_url(url: str) -> str:
@@ -84,6 +92,7 @@ class WebState:
         autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True))
 
     def __post_init__(self) -> None:
+        self.env.filters["markdown"] = markdown
         self.fetches = threading.BoundedSemaphore(self.limits.max_sync_fetches)
         self.jobs = JobManager(self.settings, self.allow_private, self.analyse_site, self.limits.max_jobs,
                                self.limits.max_kept_results, self.work_dir)
