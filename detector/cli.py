@@ -647,7 +647,9 @@ def show_settings(
     if fmt is Format.json:
         _write(json.dumps(rows, ensure_ascii=False), None)
         return
-    _write("\n".join(f"{r['setting']} = {r['value']!r}  ({r['source']}; {r['variable']})" for r in rows), None)
+    _write("\n".join(f"{r['setting']} = {r['value']!r}  (" + (
+        f"default; set with {r['variable']})" if r["source"] == "default" else f"from {r['source']})")
+        for r in rows), None)
 
 
 @app.command()

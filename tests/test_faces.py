@@ -41,7 +41,8 @@ def test_settings_command_shows_values_and_their_source(tmp_path: Path) -> None:
     assert rows["crawl.delay"]["value"] == 2.0 and str(file) in rows["crawl.delay"]["source"]
     assert rows["fetch.max_bytes"]["source"] == "default"
     text = RUNNER.invoke(app, ["settings"], env=env).stdout
-    assert "crawl.max_pages = 7  (STEMCHECK_CRAWL_MAX_PAGES" in text
+    assert "crawl.max_pages = 7  (from STEMCHECK_CRAWL_MAX_PAGES)" in text
+    assert "fetch.max_bytes = 5000000  (default; set with STEMCHECK_FETCH_MAX_BYTES)" in text
     bad = RUNNER.invoke(app, ["settings"], env={"STEMCHECK_CRAWL_MAX_PAGES": "lots"})
     assert bad.exit_code == 2 and "STEMCHECK_CRAWL_MAX_PAGES" in bad.stderr and "Traceback" not in bad.output
 
