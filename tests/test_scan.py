@@ -222,3 +222,39 @@ def test_scan_api_and_cli_guards(tmp_path):
     assert r.exit_code == 2 and "not a WARC" in r.stderr
     r = RUNNER.invoke(app, ["scan", str(PAGES / "pc-01.html")])
     assert r.exit_code == 0 and "scanned 1 pages" in r.stdout
+
+
+def test_a_store_written_before_the_view_resumes_and_reuses(tmp_path):
+    """Stored keys stay stable: a store from before the latest_site_verdicts view and the repeat count still
+    resumes its interrupted run and reuses its pages."""
+    db = tmp_path / "old.sqlite"
+    two = [PAGES / "pc-01.html", PAGES / "pc-02.html"]
+    scan(two, db=db)
+    with sqlite3.connect(db) as con:  # as an older stemcheck left it, interrupted after one page
+        con.execute("PRAGMA foreign_keys=ON")
+        con.execute("DROP VIEW latest_site_verdicts")
+        con.execute("UPDATE runs SET status='running', finished=NULL, summary=NULL")
+        con.execute("DELETE FROM sites")
+        con.execute("DELETE FROM pages WHERE item_key LIKE '%pc-02.html'")
+    resumed = scan(two, db=db)
+    assert resumed.summary["resumed"] and resumed.run_id == 1 and resumed.summary["analysed"] == 1
+    assert len(resumed.pages) == 2 and resumed.summary["repeated"] == 0
+    again = scan([*two, PAGES / "pc-03.html"], db=db)
+    assert again.run_id == 2 and again.summary["reused"] == 2 and again.summary["analysed"] == 3
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT count(*) FROM latest_site_verdicts").fetchone()[0] == 3
+
+
+def test_a_page_read_twice_in_one_scan_is_a_repeat_not_a_reuse(tmp_path):
+    db = tmp_path / "fresh.sqlite"
+    foreign_warc(tmp_path / "a.warc.gz")
+    shutil.copy(tmp_path / "a.warc.gz", tmp_path / "b.warc.gz")
+    r = RUNNER.invoke(app, ["scan", str(tmp_path / "a.warc.gz"), str(tmp_path / "b.warc.gz"), "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    assert "unchanged since an earlier run" not in r.stdout, "a fresh store has no earlier run"
+    assert "3 of them repeats of a page already read in this scan" in r.stdout
+    with sqlite3.connect(db) as con:
+        summary = json.loads(con.execute("SELECT summary FROM runs").fetchone()[0])
+        pages = con.execute("SELECT pages FROM sites WHERE site='clinic-a.example'").fetchone()[0]
+    assert summary["reused"] == 0 and summary["repeated"] == 3
+    assert pages == 4, "two copies of two pages; the image and the dead link are not pages"
