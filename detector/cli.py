@@ -466,8 +466,9 @@ def evaluate(
     if not realworld.is_file():
         err.print(f"note: {realworld} not found; real-world evaluation skipped", markup=False)
     try:
-        metrics = run_eval(detector, corpus or settings.model.corpus_dir, realworld,
-                           progress=lambda m: err.print(f"evaluating {m}", markup=False))
+        with stages("evaluating") as step:
+            metrics = run_eval(detector, corpus or settings.model.corpus_dir, realworld,
+                               progress=lambda m: step(f"evaluating {m}"))
     except StemcheckError as exc:
         _fail(str(exc))
     out = Console(highlight=False, width=120)
