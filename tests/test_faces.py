@@ -149,3 +149,21 @@ def test_datasette_serves_the_store_with_descriptions_and_facets(tmp_path: Path)
                                                                           "old.example"}
     assert page.status_code == 200 and "the site verdict (its worst page" in page.text
     assert {"status", "label"} <= set(faceted.json()["facet_results"])
+
+
+def test_progress_only_for_a_person_at_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from detector import console
+
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(console.err, "_force_terminal", False)
+    assert not console.live() and console.bar(10).disable, "a pipe gets no live display"
+    monkeypatch.setattr(console.err, "_force_terminal", True)
+    assert console.live() and not console.bar(None).disable
+    assert console.bar(1).disable, "one target needs no bar"
+    console.set_quiet(True)
+    try:
+        assert not console.live()
+    finally:
+        console.set_quiet(False)
+    monkeypatch.setenv("CI", "true")
+    assert not console.live(), "CI is quiet even on a terminal"
