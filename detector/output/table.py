@@ -53,11 +53,12 @@ def sites_frame(pages: pd.DataFrame, site_claims: dict[str, set[tuple[str, str]]
             continue
         read = group[group["status"].isin(("analysed", "irrelevant")) | ((group["status"] == "failed")
                                                                           & group["content_sha256"].fillna("").ne(""))]
-        summaries = [
-            PageSummary(r.url, r.status == "analysed", None if pd.isna(r.risk_score) else int(r.risk_score),
-                        bool(r.red_flag) if not pd.isna(r.red_flag) else False, set(), list(r._groups),
-                        list(r._products), bool(r._disclosure))
-            for r in read.itertuples(index=False)
+        summaries = [  # records, not itertuples: pandas renames the helper columns that start with "_"
+            PageSummary(r["url"], r["status"] == "analysed",
+                        None if pd.isna(r["risk_score"]) else int(r["risk_score"]),
+                        bool(r["red_flag"]) if not pd.isna(r["red_flag"]) else False, set(), list(r["_groups"]),
+                        list(r["_products"]), bool(r["_disclosure"]))
+            for r in read.to_dict("records")
         ]
         if summaries:
             summaries[0].claims = {(normalise(t), c) for t, c in site_claims.get(site, ())}
