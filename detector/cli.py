@@ -419,9 +419,10 @@ def demo(
     first = Path(verdicts[0].target).name if verdicts else "pc-01.html"
     out.print(f"{flagged} of {len(verdicts)} pages are red-flag pages. {report_note()}", markup=False)
     if not show_all:
-        out.print("Next: `stemcheck demo --all` lists every page and shows the 3 riskiest in full; "
-                  f"`stemcheck check corpora/pages/{first}` explains one page; `stemcheck serve` opens the web app.",
-                  markup=False)
+        one = f"stemcheck check corpora/pages/{first}"
+        out.print(f"Next:\n  {'stemcheck demo --all':<{len(one)}}  every page, and the 3 riskiest in full\n"
+                  f"  {one}  one page, every flagged sentence explained\n"
+                  f"  {'stemcheck serve':<{len(one)}}  the web app: Check and Triage", markup=False, soft_wrap=True)
 
 
 def report_note() -> str:

@@ -167,3 +167,15 @@ def test_progress_only_for_a_person_at_a_terminal(monkeypatch: pytest.MonkeyPatc
         console.set_quiet(False)
     monkeypatch.setenv("CI", "true")
     assert not console.live(), "CI is quiet even on a terminal"
+
+
+def test_demo_is_a_screenful_with_whole_sentences() -> None:
+    r = RUNNER.invoke(app, ["demo"], env={"COLUMNS": "120"})
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert len(lines) <= 45, f"{len(lines)} lines"
+    assert "stemcheck demo --all" in r.stdout and "need human verification" in r.stdout
+    assert "…" not in r.stdout and "..." not in r.stdout, "no sentence cut short"
+    assert sum(line.startswith("│ ") and line[2:4].strip().isdigit() for line in lines) == 10
+    every = RUNNER.invoke(app, ["demo", "--all"], env={"COLUMNS": "120"})
+    assert every.exit_code == 0 and "142 bundled pages ranked by risk" in every.stdout
