@@ -154,9 +154,9 @@ def _site_reasons(report: SiteReport) -> list[str]:
     if worst:
         v = worst[0].verdict
         out.append(f"The site scores as its worst page: {worst[0].url} ({v.risk_score}/100).")  # type: ignore[union-attr]
-    n = sum(report.categories.get(k, 0) for k in RED_FLAGS)
+    n = len({claim.text for _, claim in report.flagged_claims()})
     if n:
-        out.append(f"{n} distinct red-flag claims across {report.red_flag_pages} red-flag pages"
+        out.append(f"{n} distinct red-flag sentences on {report.red_flag_pages} red-flag pages"
                    f" of {len(report.analysed)} analysed.")
     if not report.categories.get(DISCLOSURE):
         out.append("No page discloses a risk, a limit or the approval status.")
