@@ -402,7 +402,7 @@ def demo(
     verdicts.sort(key=lambda v: (-v.risk_score, v.target))
     out = Console(highlight=False)
     shown = verdicts if show_all else verdicts[:top]
-    table = Table(title=f"stemcheck demo: the {len(shown)} riskiest of {len(verdicts)} bundled pages"
+    table = Table(title=f"stemcheck demo: the {len(shown)} riskiest of {len(verdicts)} bundled pages, ranked by risk"
                   if not show_all else f"stemcheck demo: {len(verdicts)} bundled pages ranked by risk",
                   title_justify="left")
     for col, kw in (("#", {"justify": "right"}), ("page", {"no_wrap": True}), ("risk", {"justify": "right"}),
