@@ -179,3 +179,13 @@ def test_demo_is_a_screenful_with_whole_sentences() -> None:
     assert sum(line.startswith("│ ") and line[2:4].strip().isdigit() for line in lines) == 10
     every = RUNNER.invoke(app, ["demo", "--all"], env={"COLUMNS": "120"})
     assert every.exit_code == 0 and "142 bundled pages ranked by risk" in every.stdout
+
+
+def test_site_categories_count_when_the_first_page_was_gated_out(tmp_path: Path) -> None:
+    with ResultStore(tmp_path / "scans.sqlite") as store:
+        run, _ = store.open_run("k", "m" * 64, ["x"], {})
+        store.add(run, [_row("a1", "c.example", status="irrelevant", score=None),
+                        _row("b2", "c.example", claims=[_claim("We cure MS.", "efficacy_overclaim")])])
+        store.finish_run(run, {})
+        row = store.db.execute("SELECT categories, pages FROM sites").fetchone()
+    assert json.loads(row["categories"]).get("efficacy_overclaim") == 1 and row["pages"] == 2

@@ -408,8 +408,9 @@ class ResultStore:
                 p["url"], p["status"] == "analysed", p["risk_score"], bool(p["red_flag"]), set(),
                 json.loads(p["condition_groups"] or "[]"), json.loads(p["products"] or "[]"), bool(p["disclosure"])))
         for site, pages in by_site.items():
-            if pages:
-                pages[0].claims = made.get(site, set())
+            first = next((p for p in pages if p.analysed), None)  # claims count only on an analysed page
+            if first is not None:
+                first.claims = made.get(site, set())
             s = score_site(pages)
             self.db.execute(
                 "INSERT INTO sites VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",

@@ -60,8 +60,9 @@ def sites_frame(pages: pd.DataFrame, site_claims: dict[str, set[tuple[str, str]]
                         list(r["_products"]), bool(r["_disclosure"]))
             for r in read.to_dict("records")
         ]
-        if summaries:
-            summaries[0].claims = {(normalise(t), c) for t, c in site_claims.get(site, ())}
+        first = next((p for p in summaries if p.analysed), None)  # claims count only on an analysed page
+        if first is not None:
+            first.claims = {(normalise(t), c) for t, c in site_claims.get(site, ())}
         v = score_site(summaries)
         out.append({
             "site": site, "risk_score": v.risk_score, "label": v.label, "pages": v.pages, "analysed": v.analysed,
