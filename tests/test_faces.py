@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -144,7 +145,8 @@ def test_datasette_serves_the_store_with_descriptions_and_facets(tmp_path: Path)
         faceted = await ds.client.get("/scans/pages.json")
         return rows, page, faceted
 
-    rows, page, faceted = asyncio.run(fetch())
+    with ThreadPoolExecutor(1) as pool:  # its own thread: a browser test may have left a loop running in this one
+        rows, page, faceted = pool.submit(asyncio.run, fetch()).result()
     assert rows.status_code == 200 and {r["site"] for r in rows.json()} == {"gone.example", "new.example",
                                                                           "old.example"}
     assert page.status_code == 200 and "the site verdict (its worst page" in page.text
