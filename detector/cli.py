@@ -564,7 +564,7 @@ def scan(
         table.add_column(col, overflow="fold")
     for row in public(result.sites).head(top).itertuples():
         table.add_row(str(row.site), str(row.risk_score), str(row.analysed), str(row.red_flag_pages),
-                      row.categories, str(row.worst_page or ""))
+                      row.categories, row.worst_page if isinstance(row.worst_page, str) else "")  # NaN: none
     out.print(table)
     for f in result.failures[:20]:
         err.print(f"stemcheck: failed: {f['error']}", markup=False)
