@@ -285,10 +285,10 @@ def test_categories_by_cases(column: str, group: str, sites: int, efficacy: int)
 def test_top_sites_and_risk_bands() -> None:
     pages = pd.DataFrame({"url": ["u1", "u2"], "status": ["analysed", "analysed"], "risk_score": [90, 10],
                           "red_flag": [True, False], "title": ["T1", "T2"], "top_evidence": ["E1", ""]})
-    pages.attrs["sites"] = pd.DataFrame({
+    sites = pd.DataFrame({
         "site": ["s1", "s2"], "risk_score": [90, 10], "pages": [1, 1], "red_flag_pages": [1, 0],
         "categories": ["efficacy_overclaim=1", ""], "condition_groups": ["", ""], "worst_page": ["u1", "u2"]})
-    top = analysis.top_sites(pages, k=1)
+    top = analysis.top_sites(pages, sites, k=1)
     assert list(top["site"]) == ["s1"] and top.loc[0, "top_evidence"] == "E1" and top.loc[0, "title"] == "T1"
     bands = analysis.risk_bands(pages)
     assert bands.loc["75-100", "red flag"] == 1 and bands.loc["0-24", "not red flag"] == 1

@@ -1,4 +1,5 @@
-"""Our registered spaCy components. Import this module before loading a saved pipeline.
+"""Our registered spaCy components. They are also `spacy_factories` entry points (pyproject.toml), so
+`spacy.load("models/nlp")` and `nlp.add_pipe("stemcheck_cues")` work without importing this module first.
 
 Term lists are data (corpora/lexicons/context.json), stored with the pipeline by to_disk/from_disk.
 """
@@ -13,8 +14,11 @@ from pathlib import Path
 import numpy
 from spacy.attrs import ENT_IOB, IDX, IS_ALPHA, IS_SPACE, LOWER, ORTH, SENT_START
 from spacy.language import Language
+from spacy.pipeline import EntityRuler, SpanRuler
 from spacy.strings import hash_string
 from spacy.tokens import Doc, Span
+
+from detector.nlp import lexicon
 
 _THIRD_PARTY_POSSESSIVES = frozenset({"its", "their", "his", "her"})
 CLAIMS_KEY = "claims"
@@ -141,9 +145,10 @@ class ClaimSpans:
         return self
 
 
-@Language.factory("stemcheck_context", default_config={"terms": {}, "window": 5})
-def make_context(nlp: Language, name: str, terms: dict, window: int) -> ContextMarker:
-    return ContextMarker(terms=terms, window=window)
+@Language.factory("stemcheck_context", default_config={"terms": None, "window": 5})
+def make_context(nlp: Language, name: str, terms: dict | None, window: int) -> ContextMarker:
+    """terms None: the bundled lists (detector/nlp/lexicons/context.json)."""
+    return ContextMarker(terms=lexicon.context_terms() if terms is None else terms, window=window)
 
 
 class ContextMarker:
@@ -264,9 +269,26 @@ class ContextMarker:
         return self
 
 
-@Language.factory("stemcheck_regex", default_config={"patterns": []})
-def make_regex(nlp: Language, name: str, patterns: list) -> RegexMarker:
-    return RegexMarker(patterns=patterns)
+@Language.factory("stemcheck_regex", default_config={"patterns": None})
+def make_regex(nlp: Language, name: str, patterns: list | None) -> RegexMarker:
+    """patterns None: the bundled ones (detector/nlp/lexicons/regex.json)."""
+    return RegexMarker(patterns=lexicon.regex_patterns() if patterns is None else patterns)
+
+
+@Language.factory("stemcheck_cues", default_config={"patterns": None})
+def make_cues(nlp: Language, name: str, patterns: list | None) -> SpanRuler:
+    """Claim cues as a span ruler into doc.spans["cues"]; patterns None: the bundled cues.jsonl."""
+    ruler = SpanRuler(nlp, name, spans_key=CUES_KEY, phrase_matcher_attr="LOWER", validate=True)
+    ruler.add_patterns(lexicon.cue_patterns() if patterns is None else patterns)
+    return ruler
+
+
+@Language.factory("stemcheck_entities", default_config={"patterns": None})
+def make_entities(nlp: Language, name: str, patterns: list | None) -> EntityRuler:
+    """Cell products, conditions, regulators, trial terms as entities; patterns None: the bundled entities.jsonl."""
+    ruler = EntityRuler(nlp, name, phrase_matcher_attr="LOWER", validate=True)
+    ruler.add_patterns(lexicon.entity_patterns() if patterns is None else patterns)
+    return ruler
 
 
 class RegexMarker:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from detector.categories import NAMES
 from detector.records import Claim, Evidence, Flag
 
+NOTE = "Flags are machine-made and need human verification before any conclusion is drawn."
+
 _CUE_WORDS = {
     "CURE": "cure or repair wording", "APPROVAL": "approval wording",
     "APPROVAL_CLAIM": "a claim of approval or licence", "GUARANTEE": "a guarantee",
