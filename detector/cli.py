@@ -14,16 +14,15 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from typer.core import TyperGroup
 
 from detector.bounds import check_option, check_politeness
+from detector.console import CrawlDisplay, bar, err, say, set_quiet, stages
 from detector.errors import StemcheckError
 from detector.guard import check_writable, portable, readable, refuse_clobber, write_error
 from detector.settings import load_settings
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 log = logging.getLogger(__name__)
 
 # Exceptions that steer the command line (exit codes, usage errors): the guard lets them through. Newer
@@ -38,6 +37,15 @@ class _Guarded(TyperGroup):
     Our own errors (bad input, a refused output, a full disk) are one line and exit 2; anything unexpected is
     one line naming the command, its input and the log file that holds the full traceback, and exit 1.
     """
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_flags(super().get_params(ctx))
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        cmd = super().get_command(ctx, name)
+        if cmd is not None:
+            _plain_flags(cmd.get_params(ctx))
+        return cmd
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         ctx.meta["stemcheck.argv"] = list(args)
@@ -83,6 +91,14 @@ class _Guarded(TyperGroup):
         return name, inputs
 
 
+def _plain_flags(params: list[Any]) -> list[Any]:
+    """An on/off flag takes no value, so its help shows none (Typer would print `<bool>` beside it)."""
+    for p in params:
+        if getattr(p, "is_flag", False) and p.metavar is None:
+            p.metavar = ""
+    return params
+
+
 def _crash_log(command: str, inputs: list[str], exc: BaseException) -> str:
     """Write the traceback where the user can find it and send it to us; returns the file's path."""
     try:
@@ -108,11 +124,8 @@ class Format(StrEnum):
     html = "html"
 
 
-def _progress(total: int) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, transient=True, disable=total < 2 or not err.is_terminal,
-    )
+def _progress(total: int, minimum: int = 2):  # noqa: ANN202
+    return bar(total, minimum)
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -129,10 +142,25 @@ def _detector(model_dir: Path | None):  # noqa: ANN202
         _fail(str(exc))
 
 
+def _version(value: bool) -> None:
+    if value:
+        from detector import __version__
+
+        print(f"stemcheck {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress to stderr.")) -> None:
+def main(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log what each stage does to stderr."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display and no status lines; errors and "
+                               "results are still printed."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
     level = logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    set_quiet(quiet)
 
 
 def _write(text: str, output: Path | None) -> None:
@@ -150,7 +178,7 @@ def _write(text: str, output: Path | None) -> None:
         write_text(output, text)
     except StemcheckError as exc:
         _fail(str(exc))
-    err.print(f"wrote {output}", markup=False)
+    say(f"wrote {output}")
 
 
 def _preflight(numbers: dict[str, float | None] | None = None, polite: tuple[float | None, bool] | None = None,
@@ -225,7 +253,7 @@ def check(
     if warc is not None and sum(1 for t in targets if t.lower().startswith(("http://", "https://"))) > 1:
         _fail("--warc names one file: give one URL with it, or leave it out to name one WARC per site")
     verdicts, sites, errors, chunks = [], [], [], []
-    with _progress(len(targets)) as bar:
+    with _progress(len(targets), minimum=1 if site else 2) as bar:
         task = bar.add_task("checking", total=len(targets))
         for target in targets:
             try:
@@ -233,7 +261,7 @@ def check(
                     if _is_warc(target):
                         found = _site_reports(detector, Path(target))
                     else:
-                        found = _crawl_and_report(detector, settings, target, warc, allow_private)
+                        found = _crawl_and_report(detector, settings, target, warc, allow_private, bar)
                     sites.extend(found)
                     if db is not None:
                         from detector.output.store import ResultStore
@@ -241,7 +269,7 @@ def check(
                         with ResultStore(db) as store:
                             for r in found:
                                 run = store.record_site_report(r, target)
-                                err.print(f"recorded {r.site} as run {run} in {db}", markup=False)
+                                say(f"recorded {r.site} as run {run} in {db}")
                     if fmt is Format.json:
                         chunks.extend(report.site_json(r) for r in found)
                     elif fmt is Format.text:
@@ -263,12 +291,14 @@ def check(
                     chunks.append(report.error_json_line(target, message))
             finally:
                 bar.advance(task)
-    if fmt is Format.html:
+    if fmt is Format.html and (verdicts or sites):
         chunks = [report.to_html(verdicts, errors, sites)]
     elif fmt is Format.text and (verdicts or sites):
         chunks.append(report.NOTE)
     if chunks:
         _write(("\n\n" if fmt is Format.text else "\n").join(chunks), output)
+    elif output is not None:
+        say(f"nothing written to {output}: no target could be checked")
     if errors:
         raise typer.Exit(2)
 
@@ -285,15 +315,22 @@ def _site_reports(detector, path: Path) -> list:  # noqa: ANN001
     return reports
 
 
-def _crawl_and_report(detector, settings, url: str, warc: Path | None, allow_private: bool) -> list:  # noqa: ANN001
+def _crawl_and_report(detector, settings, url: str, warc: Path | None, allow_private: bool,  # noqa: ANN001
+                      progress=None) -> list:  # noqa: ANN001
     """Crawl to a WARC, then derive the report from that WARC (so it can be reproduced offline)."""
     from detector.source.crawl import Crawler
 
     path = warc or _default_warc(url)
-    result = Crawler(settings, allow_private=allow_private).crawl(url, path)
-    err.print(f"crawled {len(result.fetched)} pages with {result.requests} requests in {result.seconds:.1f}s; "
-              f"evidence in {path}", markup=False)
-    return _site_reports(detector, path)
+    display = CrawlDisplay(progress, settings.crawl.max_pages) if progress is not None else None
+    result = Crawler(settings, allow_private=allow_private, on_request=display).crawl(url, path)
+    if display is not None:
+        progress.update(display.task, description=f"analysing {len(result.fetched)} pages of {result.site}")
+    say(f"crawled {len(result.fetched)} pages with {result.requests} requests in {result.seconds:.1f}s; "
+        f"evidence in {path}")
+    reports = _site_reports(detector, path)
+    if display is not None:
+        progress.remove_task(display.task)
+    return reports
 
 
 @app.command()
@@ -321,7 +358,10 @@ def crawl(
                [output], [previous])
     settings = _crawl_settings(max_pages, max_depth, delay)
     try:
-        result = Crawler(settings, allow_private=allow_private).crawl(url, output, previous=previous)
+        with bar(None) as progress:
+            display = CrawlDisplay(progress, settings.crawl.max_pages)
+            result = Crawler(settings, allow_private=allow_private, on_request=display).crawl(
+                url, output, previous=previous)
     except StemcheckError as exc:
         _fail(str(exc))
     out = Console(highlight=False, width=140)
@@ -336,12 +376,12 @@ def crawl(
 
 @app.command()
 def demo(
-    top: int = typer.Option(3, help="How many of the riskiest pages to show in full, with every flagged claim."),
+    top: int = typer.Option(10, help="How many of the riskiest pages to list."),
+    show_all: bool = typer.Option(False, "--all", help="List every page, then show the 3 riskiest in full, with "
+                                  "every flagged claim."),
     model_dir: Path | None = typer.Option(None, "--model-dir"),
 ) -> None:
-    """Check the bundled demo pages in corpora/pages and print them ranked by risk, with evidence."""
-    from detector.categories import RED_FLAGS
-
+    """Check the bundled demo pages in corpora/pages and print the riskiest, each with its strongest evidence."""
     _preflight({"--top": top})
     settings = load_settings()
     pages = sorted((settings.model.corpus_dir / "pages").glob("*.html"))
@@ -349,35 +389,46 @@ def demo(
         _fail(f"{settings.model.corpus_dir / 'pages'}: no demo pages found")
     detector = _detector(model_dir)
     verdicts = []
-    with _progress(len(pages)) as bar:
-        task = bar.add_task("checking demo pages", total=len(pages))
+    with _progress(len(pages)) as progress:
+        task = progress.add_task("checking demo pages", total=len(pages))
         for path in pages:
             try:
                 verdicts.append(detector.check_file(path))
             except Exception as exc:  # noqa: BLE001 - one bad page never stops the demo
                 err.print(f"stemcheck: error: {path}: {exc}", markup=False)
-            bar.advance(task)
-    verdicts.sort(key=lambda v: -v.risk_score)
-    out = Console(highlight=False, width=140)
-    table = Table(title=f"stemcheck demo: {len(verdicts)} pages ranked by risk")
-    for col in ("rank", "page", "risk", "verdict", "red-flag categories", "top evidence"):
-        table.add_column(col, overflow="fold")
-    from detector.output.report import NOTE
-    from detector.scoring.label import verdict_label
+            progress.advance(task)
+    from detector.output.report import demo_lines, to_text
 
-    for rank, v in enumerate(verdicts, 1):
-        cats = ", ".join(k for k in RED_FLAGS if v.categories.get(k))
-        best = v.top_claim
-        table.add_row(str(rank), Path(v.target).name, str(v.risk_score), verdict_label(v), cats,
-                      (best.text[:110] if best else ""))
+    verdicts.sort(key=lambda v: (-v.risk_score, v.target))
+    out = Console(highlight=False)
+    shown = verdicts if show_all else verdicts[:top]
+    table = Table(title=f"stemcheck demo: the {len(shown)} riskiest of {len(verdicts)} bundled pages, ranked by risk"
+                  if not show_all else f"stemcheck demo: {len(verdicts)} bundled pages ranked by risk",
+                  title_justify="left")
+    for col, kw in (("#", {"justify": "right"}), ("page", {"no_wrap": True}), ("risk", {"justify": "right"}),
+                    ("verdict", {"no_wrap": True}), ("strongest evidence", {"overflow": "fold", "ratio": 1})):
+        table.add_column(col, **kw)
+    for rank, row in enumerate(demo_lines(shown), 1):
+        table.add_row(str(rank), *row)
     out.print(table)
-    from detector.output.report import to_text
-
-    for v in verdicts[:top]:
-        out.print(to_text(v, max_claims=6), markup=False)
-        out.print("")
+    if show_all:
+        for v in verdicts[:3]:
+            out.print(to_text(v, max_claims=6), markup=False)
+            out.print("")
     flagged = sum(v.red_flag for v in verdicts)
-    out.print(f"{flagged} of {len(verdicts)} pages flagged as red-flag pages. {NOTE}", markup=False)
+    first = Path(verdicts[0].target).name if verdicts else "pc-01.html"
+    out.print(f"{flagged} of {len(verdicts)} pages are red-flag pages. {report_note()}", markup=False)
+    if not show_all:
+        one = f"stemcheck check corpora/pages/{first}"
+        out.print(f"Next:\n  {'stemcheck demo --all':<{len(one)}}  every page, and the 3 riskiest in full\n"
+                  f"  {one}  one page, every flagged sentence explained\n"
+                  f"  {'stemcheck serve':<{len(one)}}  the web app: Check and Triage", markup=False, soft_wrap=True)
+
+
+def report_note() -> str:
+    from detector.output.report import NOTE
+
+    return NOTE
 
 
 @app.command()
@@ -390,11 +441,12 @@ def train(
 
     settings = load_settings()
     try:
-        meta = run_train(corpus or settings.model.corpus_dir, model_dir or settings.model.model_dir,
-                         progress=lambda m: err.print(m, markup=False))
+        with stages("training: loading the corpus") as step:
+            meta = run_train(corpus or settings.model.corpus_dir, model_dir or settings.model.model_dir,
+                             progress=lambda m: step(f"training: {m}"))
     except StemcheckError as exc:
         _fail(str(exc))
-    err.print(f"model sha256 {meta['sha256']}", markup=False)
+    say(f"model sha256 {meta['sha256']}")
 
 
 @app.command()
@@ -415,8 +467,9 @@ def evaluate(
     if not realworld.is_file():
         err.print(f"note: {realworld} not found; real-world evaluation skipped", markup=False)
     try:
-        metrics = run_eval(detector, corpus or settings.model.corpus_dir, realworld,
-                           progress=lambda m: err.print(f"evaluating {m}", markup=False))
+        with stages("evaluating") as step:
+            metrics = run_eval(detector, corpus or settings.model.corpus_dir, realworld,
+                               progress=lambda m: step(f"evaluating {m}"))
     except StemcheckError as exc:
         _fail(str(exc))
     out = Console(highlight=False, width=120)
@@ -474,18 +527,21 @@ def scan(
                (delay, allow_private) if crawls else None,
                [output, _sites_path(output) if output is not None else None], [*inputs, db])
     opts = ScanOptions(gate=not no_gate, max_pages=max_pages, delay=delay, allow_private=allow_private)
-    show = err.is_terminal
-    progress = Progress(TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True,
-                        disable=not show)
+    progress = bar(None)
+    told: set[str] = set()
 
     def report_progress(counts: dict) -> None:
+        cluster = counts.get("cluster")
+        if cluster and cluster not in told:  # one line for the Dask cluster, instead of its INFO logging
+            told.add(cluster)
+            say(cluster)
         rate = (counts["analysed"] + counts["irrelevant"]) / max(counts["elapsed"], 1e-9)
         progress.update(task, description=(
             f"scanning: {counts['analysed']} analysed, {counts['irrelevant']} gated out, "
             f"{counts['red_flag']} flagged, {counts['failed']} errors, {rate:.0f} pages/s"))
 
     with progress:
-        task = progress.add_task("scanning", total=None)
+        task = progress.add_task("scanning: starting", total=None)
         try:
             result = Scanner(model_dir, options=opts, db=db, workers=workers, scheduler=scheduler,
                              warc_dir=warc_dir, progress=report_progress).run(inputs)
@@ -500,19 +556,15 @@ def scan(
             write_table(result.sites, sites_path)
         except StemcheckError as exc:
             _fail(str(exc))
-        err.print(f"wrote {output} and {sites_path}", markup=False)
+        say(f"wrote {output} and {sites_path}")
     out = Console(highlight=False, width=160)
-    s = result.summary
-    out.print(f"scanned {s['analysed']} pages ({s['reused']} unchanged since an earlier run and reused; "
-              f"{s['irrelevant']} gated out as irrelevant, {s['skipped']} skipped, {s['failed']} failed) "
-              f"in {s['seconds']:.1f}s" + (f"; run {result.run_id} in {db}" if db else "")
-              + (" (resumed)" if s.get("resumed") else ""), markup=False)
+    out.print(scan_summary(result.summary, result.run_id, db), markup=False)
     table = Table(title=f"top {min(top, len(result.sites))} of {len(result.sites)} sites by risk")
     for col in ("site", "risk", "pages", "red-flag pages", "categories", "worst page"):
         table.add_column(col, overflow="fold")
     for row in public(result.sites).head(top).itertuples():
         table.add_row(str(row.site), str(row.risk_score), str(row.analysed), str(row.red_flag_pages),
-                      row.categories, str(row.worst_page or ""))
+                      row.categories, row.worst_page if isinstance(row.worst_page, str) else "")  # NaN: none
     out.print(table)
     for f in result.failures[:20]:
         err.print(f"stemcheck: failed: {f['error']}", markup=False)
@@ -520,6 +572,23 @@ def scan(
         err.print(f"stemcheck: ... and {len(result.failures) - 20} more failures (see the error column)", markup=False)
     if result.failures:
         raise typer.Exit(2)
+
+
+def scan_summary(s: dict, run_id: int | None, db: Path | None) -> str:
+    """The scan in one sentence; each count says what it counts, and a count of nothing is left out."""
+    parts = [f"scanned {s['analysed']} pages"]
+    if s.get("reused"):
+        parts.append(f"{s['reused']} of them unchanged since an earlier run, so their results were reused")
+    if s.get("repeated"):
+        parts.append(f"{s['repeated']} of them repeats of a page already read in this scan")
+    for key, words in (("irrelevant", "gated out as not about stem cells"),
+                       ("skipped", "skipped (not pages: links not fetched, duplicates, non-HTML)"),
+                       ("failed", "failed")):
+        if s.get(key):
+            parts.append(f"{s[key]} {words}")
+    where = f"; run {run_id} in {db}" if db else ""
+    return ("; ".join(parts) + f"; {s['seconds']:.1f}s{where}"
+            + (" (resumed an interrupted run)" if s.get("resumed") else ""))
 
 
 def _sites_path(output: Path) -> Path:
@@ -532,13 +601,16 @@ def diff(
     run_a: str = typer.Argument(..., help="Earlier run: an id, 'previous', or a date YYYY-MM-DD."),
     run_b: str = typer.Argument("latest", help="Later run: an id, 'latest', or a date."),
     db: Path = typer.Option(..., "--db", help="The SQLite results store."),
-    fmt: Format = typer.Option(Format.text, "--format", "-f", help="text or json."),
+    fmt: Format = typer.Option(Format.text, "--format", "-f", help="text, json (one object) or html."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the comparison here instead of stdout."),
 ) -> None:
-    """Per site: the claims that appeared and disappeared between two scans, and the change in score."""
+    """Per site: the claims and disclosures that appeared and disappeared between two scans, and the score."""
+    from detector.output.report import diff_html, diff_text
     from detector.output.store import ResultStore, diff_runs
 
     if not db.is_file():
         _fail(f"{db}: no such results database")
+    _preflight(outputs=[output], inputs=[db])
     try:
         with ResultStore(db) as store:
             a, b = store.resolve_run(run_a), store.resolve_run(run_b)
@@ -546,17 +618,40 @@ def diff(
     except StemcheckError as exc:
         _fail(str(exc))
     if fmt is Format.json:
-        _write(json.dumps({"run_a": a, "run_b": b, "sites": changes}, ensure_ascii=False), None)
+        _write(json.dumps({"run_a": a, "run_b": b, "sites": changes}, ensure_ascii=False), output)
+    elif fmt is Format.html:
+        _write(diff_html(a, b, changes), output)
+    else:
+        _write(diff_text(a, b, changes), output)
+
+
+@app.command("settings")
+def show_settings(
+    fmt: Format = typer.Option(Format.text, "--format", "-f", help="text or json."),
+) -> None:
+    """Print the effective settings and where each comes from: default, the settings file (STEMCHECK_SETTINGS)
+    or an environment variable (STEMCHECK_<SECTION>_<FIELD>). Command-line options override them per run."""
+    import dataclasses
+
+    from detector.settings import env_name, resolve_settings
+
+    if fmt is Format.html:
+        _fail("settings: --format text or json")
+    settings, origin = resolve_settings()
+    rows = []
+    for sec in dataclasses.fields(settings):
+        for f in dataclasses.fields(getattr(settings, sec.name)):
+            value = getattr(getattr(settings, sec.name), f.name)
+            key = f"{sec.name}.{f.name}"
+            rows.append({"setting": key, "value": list(value) if isinstance(value, tuple) else
+                         str(value) if isinstance(value, Path) else value,
+                         "source": origin.get(key, "default"), "variable": env_name(sec.name, f.name)})
+    if fmt is Format.json:
+        _write(json.dumps(rows, ensure_ascii=False), None)
         return
-    out = Console(highlight=False, width=160)
-    out.print(f"run {a} -> run {b}: {len(changes)} sites changed", markup=False)
-    for d in changes:
-        change = "" if d["score_change"] is None else f" ({d['score_change']:+d})"
-        out.print(f"{d['site']}: score {d['score_before']} -> {d['score_after']}{change}", markup=False)
-        for c in d["appeared"]:
-            out.print(f"  + [{c['category']}] {c['text']}", markup=False)
-        for c in d["disappeared"]:
-            out.print(f"  - [{c['category']}] {c['text']}", markup=False)
+    _write("\n".join(f"{r['setting']} = {r['value']!r}  (" + (
+        f"default; set with {r['variable']})" if r["source"] == "default" else f"from {r['source']})")
+        for r in rows), None)
 
 
 @app.command()
@@ -581,6 +676,12 @@ def serve(
     except ImportError as exc:
         _fail(f"the web app needs its dependencies ({exc.name}): pip install -e .")
     try:
+        if db is None:  # the demo store takes some seconds on first start: say so while it is built
+            from detector.web.server import DEMO_DB, ensure_demo_store, has_finished_run
+
+            if not has_finished_run(DEMO_DB.resolve()):
+                with stages(f"building the demo store {DEMO_DB} from the bundled pages (first start only)"):
+                    db = ensure_demo_store(DEMO_DB.resolve(), model_dir)
         run_server(host=host, port=port, db=db, allow_private=allow_private, model_dir=model_dir,
                    allowed_hosts=allowed_host, rate_limit=rate_limit)
     except StemcheckError as exc:

@@ -7,9 +7,6 @@ from pathlib import Path
 
 
 def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MB blocks so a large WARC never sits in memory whole."""
-    digest = hashlib.sha256()
+    """Hex SHA-256 of a file; hashlib.file_digest streams it, so a large WARC never sits in memory whole."""
     with Path(path).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()

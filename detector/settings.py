@@ -1,14 +1,25 @@
-"""Every tunable default in one place, as frozen dataclasses; env vars STEMCHECK_<SECTION>_<FIELD> override.
+"""Every tunable default in one place, as frozen dataclasses the code reads; pydantic-settings reads the sources.
 
-Precedence: these defaults < environment < explicit arguments (the CLI passes its options explicitly).
+Precedence, lowest first: these defaults < the settings file (TOML named by STEMCHECK_SETTINGS, one table per
+section) < environment variables STEMCHECK_<SECTION>_<FIELD> < command-line options (the CLI applies them
+last, explicitly). `stemcheck settings` prints the effective values and where each came from.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, ValidationError, create_model
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
 
 from detector.bounds import check_setting
 from detector.errors import ConfigError
@@ -120,38 +131,114 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
 
 
-def _coerce(raw: str, current: object, name: str) -> object:
-    """The environment's text as the type of the default; a value that does not parse is a ConfigError."""
-    try:
-        if isinstance(current, bool):
-            return raw.strip().lower() in {"1", "true", "yes", "on"}
-        if isinstance(current, int):
-            return int(raw)
-        if isinstance(current, float):
-            return float(raw)
-        if isinstance(current, Path):
-            return Path(raw)
-        if isinstance(current, tuple):
-            return tuple(int(p) for p in raw.split(",") if p.strip())
-    except ValueError as exc:
-        raise ConfigError(f"{name}={raw!r}: expected a value like {current!r}") from exc
+SETTINGS_FILE_VAR = "STEMCHECK_SETTINGS"
+_ENVIRON: ContextVar[Mapping[str, str]] = ContextVar("stemcheck_environ")
+
+
+def env_name(section: str, name: str) -> str:
+    return f"STEMCHECK_{section.upper()}_{name.upper()}"
+
+
+def _ints(raw: object) -> object:
+    """'80,8080' from the environment (and [80, 8080] from the file) as a tuple of ports."""
+    if isinstance(raw, str):
+        return tuple(p.strip() for p in raw.split(",") if p.strip())
     return raw
 
 
-def load_settings(environ: dict[str, str] | None = None) -> Settings:
-    """Build settings from defaults overridden by STEMCHECK_* environment variables.
+class _Environment(EnvSettingsSource):
+    """The environment pydantic-settings reads: os.environ, or the mapping load_settings was given (tests)."""
 
-    Every number is checked against its bound (detector/bounds.py), as the command line's options are.
-    """
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        environ = _ENVIRON.get(os.environ)
+        return {k.lower(): v for k, v in environ.items()}
+
+
+class _Section(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="forbid", validate_default=False)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: Any, env_settings: Any,
+                                   dotenv_settings: Any, file_secret_settings: Any) -> tuple[Any, ...]:
+        # The file's values arrive as init values; the environment outranks them.
+        return (_Environment(settings_cls), init_settings)
+
+
+@cache
+def _source(section: str) -> type[BaseSettings]:
+    """A pydantic-settings model mirroring one section's dataclass, with its STEMCHECK_<SECTION>_ prefix."""
+    cls = next(f for f in dataclasses.fields(Settings) if f.name == section).default_factory  # type: ignore[misc]
+    hints = typing.get_type_hints(cls)
+    fields: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        kind = hints[f.name]
+        if typing.get_origin(kind) is tuple:
+            kind = Annotated[kind, NoDecode, BeforeValidator(_ints)]
+        fields[f.name] = (kind, getattr(cls(), f.name))
+    base = type(f"{cls.__name__}Base", (_Section,), {
+        "model_config": SettingsConfigDict(env_prefix=f"STEMCHECK_{section.upper()}_", case_sensitive=False,
+                                           extra="forbid")})
+    return create_model(f"{cls.__name__}Source", __base__=base, **fields)
+
+
+def _read_file(path: Path) -> dict[str, dict]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the settings file ({exc.strerror})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not a valid TOML settings file ({exc})") from exc
+    known = {f.name for f in dataclasses.fields(Settings)}
+    for key, value in data.items():
+        if key not in known or not isinstance(value, dict):
+            raise ConfigError(f"{path}: [{key}] is not a settings section (sections: {', '.join(sorted(known))})")
+    return data
+
+
+def resolve_settings(environ: Mapping[str, str] | None = None, file: Path | None = None,
+                     ) -> tuple[Settings, dict[str, str]]:
+    """The effective settings and, per changed 'section.field', where the value came from (file or variable)."""
     env = os.environ if environ is None else environ
-    sections = {}
-    for sec in dataclasses.fields(Settings):
-        default = sec.default_factory()  # type: ignore[misc]
-        changes = {}
-        for f in dataclasses.fields(default):
-            name = f"STEMCHECK_{sec.name.upper()}_{f.name.upper()}"
-            if name in env:
-                changes[f.name] = _coerce(env[name], getattr(default, f.name), name)
-                check_setting(f"{sec.name}.{f.name}", changes[f.name], name)
-        sections[sec.name] = dataclasses.replace(default, **changes)
-    return Settings(**sections)
+    if file is None and env.get(SETTINGS_FILE_VAR):
+        file = Path(env[SETTINGS_FILE_VAR])
+    data = _read_file(file) if file is not None else {}
+    sections, origin = {}, {}
+    token = _ENVIRON.set(env)
+    try:
+        for sec in dataclasses.fields(Settings):
+            default = sec.default_factory()  # type: ignore[misc]
+            given = data.get(sec.name, {})
+            try:
+                values = _source(sec.name)(**given).model_dump()
+            except ValidationError as exc:
+                raise _config_error(exc, sec.name, env, given, file) from exc
+            changes = {k: v for k, v in values.items() if v != getattr(default, k)}
+            for name, value in changes.items():
+                var = env_name(sec.name, name)
+                where = var if var in env or var.lower() in {k.lower() for k in env} else f"{file} [{sec.name}]"
+                check_setting(f"{sec.name}.{name}", value, var if where == var else f"{where} {name}")
+                origin[f"{sec.name}.{name}"] = where
+            sections[sec.name] = dataclasses.replace(default, **changes)
+    finally:
+        _ENVIRON.reset(token)
+    return Settings(**sections), origin
+
+
+def _config_error(exc: ValidationError, section: str, env: Mapping[str, str], given: dict,
+                  file: Path | None) -> ConfigError:
+    """The first bad value as one line naming the variable (or the file and key) and what was expected."""
+    err = exc.errors()[0]
+    name = str(err["loc"][0]) if err["loc"] else "?"
+    var = env_name(section, name)
+    if err["type"] == "extra_forbidden":
+        return ConfigError(f"{file}: [{section}] {name} is not a setting")
+    if var in env:
+        return ConfigError(f"{var}={env[var]!r}: {err['msg'].lower()}")
+    return ConfigError(f"{file}: [{section}] {name} = {given.get(name)!r}: {err['msg'].lower()}")
+
+
+def load_settings(environ: Mapping[str, str] | None = None, file: Path | None = None) -> Settings:
+    """Defaults < settings file < STEMCHECK_* environment variables; every number checked against its bound
+    (detector/bounds.py), as the command line's options are."""
+    return resolve_settings(environ, file)[0]

@@ -64,7 +64,8 @@ def foreign_warc(path: Path) -> None:
 def test_foreign_warc_is_decoded_gated_and_counted(tmp_path):
     warc = tmp_path / "crawl.warc.gz"
     foreign_warc(warc)
-    frame = scan([warc])
+    result = scan([warc])
+    frame = result.pages
     by_url = frame.set_index("url")
     assert by_url.loc["https://www.clinic-a.example/knee", "status"] == "analysed"
     assert bool(by_url.loc["https://www.clinic-a.example/knee", "red_flag"])
@@ -72,9 +73,11 @@ def test_foreign_warc_is_decoded_gated_and_counted(tmp_path):
     assert by_url.loc["https://recipes.example/cake", "status"] == "irrelevant"
     assert by_url.loc["https://clinic-a.example/logo.png", "status"] == "skipped"
     assert by_url.loc["https://clinic-a.example/gone", "status"] == "skipped"
-    summary = frame.attrs["summary"]
+    summary = result.summary
     assert summary["analysed"] == 3 and summary["irrelevant"] == 1 and summary["skipped"] == 2
-    sites = frame.attrs["sites"]
+    sites = result.sites
+    merged = frame.merge(sites[["site", "risk_score"]], on="site", suffixes=("", "_site"))
+    assert len(merged) and "risk_score_site" in merged and len(result.sites) == len(sites), "sites survive a merge"
     assert sites.iloc[0]["site"] == "clinic-a.example", "www. folded; riskiest site first"
     assert sites.iloc[0]["analysed"] == 2 and sites.iloc[0]["red_flag_pages"] == 2
     assert set(frame.columns) >= {"url", "site", "fetched_at", "status", "risk_score", "red_flag", "top_evidence",
@@ -221,3 +224,39 @@ def test_scan_api_and_cli_guards(tmp_path):
     assert r.exit_code == 2 and "not a WARC" in r.stderr
     r = RUNNER.invoke(app, ["scan", str(PAGES / "pc-01.html")])
     assert r.exit_code == 0 and "scanned 1 pages" in r.stdout
+
+
+def test_a_store_written_before_the_view_resumes_and_reuses(tmp_path):
+    """Stored keys stay stable: a store from before the latest_site_verdicts view and the repeat count still
+    resumes its interrupted run and reuses its pages."""
+    db = tmp_path / "old.sqlite"
+    two = [PAGES / "pc-01.html", PAGES / "pc-02.html"]
+    scan(two, db=db)
+    with sqlite3.connect(db) as con:  # as an older stemcheck left it, interrupted after one page
+        con.execute("PRAGMA foreign_keys=ON")
+        con.execute("DROP VIEW latest_site_verdicts")
+        con.execute("UPDATE runs SET status='running', finished=NULL, summary=NULL")
+        con.execute("DELETE FROM sites")
+        con.execute("DELETE FROM pages WHERE item_key LIKE '%pc-02.html'")
+    resumed = scan(two, db=db)
+    assert resumed.summary["resumed"] and resumed.run_id == 1 and resumed.summary["analysed"] == 1
+    assert len(resumed.pages) == 2 and resumed.summary["repeated"] == 0
+    again = scan([*two, PAGES / "pc-03.html"], db=db)
+    assert again.run_id == 2 and again.summary["reused"] == 2 and again.summary["analysed"] == 3
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT count(*) FROM latest_site_verdicts").fetchone()[0] == 3
+
+
+def test_a_page_read_twice_in_one_scan_is_a_repeat_not_a_reuse(tmp_path):
+    db = tmp_path / "fresh.sqlite"
+    foreign_warc(tmp_path / "a.warc.gz")
+    shutil.copy(tmp_path / "a.warc.gz", tmp_path / "b.warc.gz")
+    r = RUNNER.invoke(app, ["scan", str(tmp_path / "a.warc.gz"), str(tmp_path / "b.warc.gz"), "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    assert "unchanged since an earlier run" not in r.stdout, "a fresh store has no earlier run"
+    assert "3 of them repeats of a page already read in this scan" in r.stdout
+    with sqlite3.connect(db) as con:
+        summary = json.loads(con.execute("SELECT summary FROM runs").fetchone()[0])
+        pages = con.execute("SELECT pages FROM sites WHERE site='clinic-a.example'").fetchone()[0]
+    assert summary["reused"] == 0 and summary["repeated"] == 3
+    assert pages == 4, "two copies of two pages; the image and the dead link are not pages"

@@ -109,3 +109,20 @@ def test_site_report_recorded_in_a_store(tmp_path):
     with ResultStore(db) as store:
         assert store.runs()[0]["status"] == "finished"
         assert store.site_scores(1)[base.split("//")[1]] >= 50
+
+
+def test_site_html_opens_with_verdict_worst_pages_and_evidence(tmp_path):
+    warc = tmp_path / "clinic.warc.gz"
+    with serve(clinic_site(SITE)) as (base, _log):
+        assert RUNNER.invoke(app, ["check", base + "/", "--site", "--warc", str(warc), *FAST]).exit_code == 0
+    out = tmp_path / "report.html"
+    r = RUNNER.invoke(app, ["check", str(warc), "--format", "html", "-o", str(out)])
+    assert r.exit_code == 0 and f"wrote {out}" in r.stderr
+    html = out.read_text()
+    verdict, worst, strongest = html.index('id="verdict"'), html.index('id="worst-pages"'), html.index('id="strongest"')
+    fold = html.index("<details")
+    assert verdict < worst < strongest < fold, "verdict, worst pages and strongest evidence come first"
+    assert html.index('id="pages"') > fold and html.index('id="all-claims"') >= fold, "the rest is folded"
+    assert html.count("need human verification") == 1, "one disclaimer"
+    assert 'id="summary"' not in html, "no summary table for a single report"
+    assert html.count('class="claim flag"', strongest, fold) == 3

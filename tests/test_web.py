@@ -346,6 +346,8 @@ def test_openapi_and_docs_page_list_the_api(client: TestClient) -> None:
             "/api/sites/{site}/diff"} <= set(spec["paths"])
     docs = client.get("/docs")
     assert docs.status_code == 200 and "POST /api/check" in docs.text and "<script" not in docs.text
+    prose = docs.text.split("<h2>Example</h2>")[0]
+    assert "`" not in prose and "<code>text</code>" in prose, "route descriptions are rendered, not raw Markdown"
 
 
 # -- headers and limits ----------------------------------------------------------------------------

@@ -39,6 +39,11 @@ log = logging.getLogger(__name__)
 class ScanResult:
     """Pages and sites as DataFrames, the run id (with a store) and a summary of what happened."""
 
+    def __repr__(self) -> str:
+        s = self.summary
+        return (f"ScanResult({len(self.pages)} pages, {len(self.sites)} sites; {s.get('analysed', 0)} analysed, "
+                f"{s.get('failed', 0)} failed; run_id={self.run_id})")
+
     pages: pd.DataFrame
     sites: pd.DataFrame
     summary: dict
@@ -86,7 +91,9 @@ class Scanner:
         self.warc_dir = warc_dir
         self.progress = progress
         self.help_start = help_start  # with a local cluster: check batches here until its workers are ready
-        self.counts = {"analysed": 0, "irrelevant": 0, "failed": 0, "skipped": 0, "red_flag": 0, "reused": 0}
+        self.counts = {"analysed": 0, "irrelevant": 0, "failed": 0, "skipped": 0, "red_flag": 0, "reused": 0,
+                       "repeated": 0}
+        self.repeats: set[str] = set()
 
     def _run_key(self, inputs: list[str], model_sha: str) -> str:
         blob = json.dumps({"inputs": inputs, "options": asdict(self.opts), "model": model_sha}, sort_keys=True)
@@ -110,6 +117,7 @@ class Scanner:
             done = store.done_keys(run_id) if resumed else set()
             if resumed:
                 log.info("resuming run %s: %d items already written", run_id, len(done))
+        self.run_id = run_id
         rows: list[dict] = []
         site_claims: dict[str, set[tuple[str, str]]] = {}
         failures: list[dict] = []
@@ -128,15 +136,18 @@ class Scanner:
                 done.add(r.item_key)
                 self.counts[r.status] += 1
                 self.counts["red_flag"] += int(bool(r.red_flag))
-                self.counts["reused"] += int(r.reused_from is not None)
+                again = r.item_key in self.repeats  # reused from this very scan, not from an earlier one
+                self.counts["reused"] += int(r.reused_from is not None and not again)
+                self.counts["repeated"] += int(again)
                 if r.status == "failed":
                     failures.append({"item": r.item_key, "error": r.error})
                 for c in r.claims:
                     for cat in c.get("categories", []):
                         site_claims.setdefault(r.site, set()).add((c["text"], cat))
                 rows.append({f: getattr(r, f) for f in _ROW_FIELDS})  # shallow: asdict deep-copies
-            if self.progress:
-                self.progress({**self.counts, "elapsed": time.monotonic() - started})
+            if self.progress:  # the cluster's line once it is up (it may start after the first batches)
+                self.progress({**self.counts, "elapsed": time.monotonic() - started,
+                               **({"cluster": submit.line} if submit.line else {})})
 
         try:
             self._dispatch(names, submit, sink, store, model_sha, done)
@@ -205,6 +216,8 @@ class Scanner:
                     sha = hashlib.sha256(item.body).hexdigest()
                     prior = store.reusable(portable(item.url), sha, model_sha)
                     if prior is not None:
+                        if store.page_run(prior) == self.run_id:
+                            self.repeats.add(item.item_key)
                         sink([store.reused(prior, item_key=item.item_key, seq=item.seq, url=item.url, site=item.site,
                                            source=item.source, fetched_at=item.fetched_at)])
                         continue
@@ -227,6 +240,26 @@ class Scanner:
         submit.wait(sink)
 
 
+def _quiet_cluster(local_cluster: Callable, workers: int) -> Any:
+    """A local cluster that logs errors only: its scheduler, nannies and workers otherwise print some 35 INFO
+    lines. Worker processes read the level from the environment they are spawned with."""
+    import dask
+
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    before = os.environ.get("DASK_LOGGING__DISTRIBUTED")
+    os.environ["DASK_LOGGING__DISTRIBUTED"] = "error"
+    try:
+        with dask.config.set({"logging.distributed": "error"}):
+            dashboard = "127.0.0.1:0" if importlib.util.find_spec("bokeh") else None
+            return local_cluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                 dashboard_address=dashboard, silence_logs=logging.ERROR)
+    finally:
+        if before is None:
+            os.environ.pop("DASK_LOGGING__DISTRIBUTED", None)
+        else:
+            os.environ["DASK_LOGGING__DISTRIBUTED"] = before
+
+
 class _Executor:
     """Inline (one process), a thread pool for URL-list crawls, or Dask futures with bounded in-flight work.
 
@@ -241,9 +274,11 @@ class _Executor:
     def __init__(self, workers: int | None, scheduler: str | None, model_dir: str = "", help_start: bool = True):
         self.workers, self.scheduler, self.model_dir, self.help_start = workers, scheduler, model_dir, help_start
         self.client = self.cluster = None
+        self.line = ""  # one line naming the cluster, for the progress display
         self.pending: list = []
         self.threads: ThreadPoolExecutor | None = None
         self.in_flight = 2
+        self.line = ""  # one line naming the cluster, for the progress display
         self._ready = threading.Event()
         self._closing = threading.Event()
         self._starter: threading.Thread | None = None
@@ -275,8 +310,7 @@ class _Executor:
 
         client = None
         try:
-            self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=None, silence_logs=logging.ERROR)
+            self.cluster = _quiet_cluster(LocalCluster, self.workers)
             client = Client(self.cluster)
             self._use(client)
         except Exception as exc:  # noqa: BLE001 - the scan goes on in this process
@@ -290,6 +324,9 @@ class _Executor:
         if self.model_dir and not self._closing.is_set():  # a scan that finished first needs no warm workers
             client.run(warm_worker, self.model_dir)
         self.in_flight = 2 * max(1, len(client.scheduler_info().get("workers", {})) or (self.workers or 1))
+        dashboard = client.dashboard_link if importlib.util.find_spec("bokeh") else ""
+        self.line = (f"dask: {len(client.scheduler_info().get('workers', {}))} workers, scheduler "
+                     f"{client.scheduler.address}" + (f", dashboard {dashboard}" if dashboard else ""))
         self.client = client
         self._ready.set()
 
@@ -349,18 +386,16 @@ class _Executor:
 
 def scan(inputs: list[str | Path], *, workers: int | None = None, scheduler: str | None = None,
          db: str | Path | None = None, model_dir: str | Path | None = None, gate: bool = True,
-         warc_dir: str | Path | None = None, allow_private: bool = False, max_pages: int = 30) -> pd.DataFrame:
-    """Scan WARCs, HTML directories or URL lists; returns one row per page.
+         warc_dir: str | Path | None = None, allow_private: bool = False, max_pages: int = 30) -> ScanResult:
+    """Scan WARCs, HTML directories or URL lists.
 
-    The site table and the run summary ride along in ``frame.attrs["sites"]`` and ``frame.attrs["summary"]``.
+    Returns a ScanResult: ``.pages`` (one row per page) and ``.sites`` (ranked by risk) as DataFrames, and
+    ``.summary``, ``.run_id`` and ``.failures``. The site table is an attribute of its own, not a DataFrame
+    ``attrs`` entry, so it survives merges and copies.
     """
     opts = ScanOptions(gate=gate, allow_private=allow_private, max_pages=max_pages)
     result = Scanner(Path(model_dir) if model_dir else None, options=opts, db=Path(db) if db else None,
                      workers=workers, scheduler=scheduler, warc_dir=Path(warc_dir) if warc_dir else None).run(inputs)
-    frame = public(result.pages)
-    frame.attrs["sites"] = result.sites
-    frame.attrs["summary"] = result.summary
-    frame.attrs["run_id"] = result.run_id
-    return frame
+    return ScanResult(public(result.pages), public(result.sites), result.summary, result.run_id, result.failures)
 
 

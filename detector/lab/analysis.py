@@ -445,7 +445,7 @@ def _split_list(value: object) -> list[str]:
 def site_claim_shares(sites: pd.DataFrame) -> pd.DataFrame:
     """Share of analysed sites with at least one claim of each category, plus any red flag and the verdict.
 
-    ``sites`` is a scan's site table (``frame.attrs["sites"]``); counts are over distinct claims a site makes.
+    ``sites`` is a scan's site table (``detector.scan(...).sites``); counts are over distinct claims a site makes.
     """
     live = sites[sites["analysed"] > 0]
     n = len(live)
@@ -476,9 +476,10 @@ def categories_by(sites: pd.DataFrame, column: str = "condition_groups") -> pd.D
     return table.sort_values("sites", ascending=False)
 
 
-def top_sites(frame: pd.DataFrame, k: int = 10) -> pd.DataFrame:
-    """The ``k`` riskiest sites of a scan with the title and strongest evidence of their worst page."""
-    sites = frame.attrs["sites"].head(k)
+def top_sites(frame: pd.DataFrame, sites: pd.DataFrame, k: int = 10) -> pd.DataFrame:
+    """The ``k`` riskiest sites of a scan (``result.pages``, ``result.sites``) with the title and strongest
+    evidence of their worst page."""
+    sites = sites.head(k)
     pages = frame.set_index("url")[["title", "top_evidence"]]
     out = sites[["site", "risk_score", "pages", "red_flag_pages", "categories", "condition_groups", "worst_page"]]
     out = out.join(pages, on="worst_page")

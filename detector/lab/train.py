@@ -87,7 +87,7 @@ class TrainConfig:
 
     labels: str = "made"
     realistic: bool = True
-    single_sentence_pages: float = 0.2  # weight of each corpus row as a one-sentence page (0 = none)
+    single_sentence_pages: float = 0.05  # weight of each corpus row as a one-sentence page (0 = none)
     page_C: float = 1.0
     threshold_beta: float = 1.0  # per-category thresholds maximise F-beta on out-of-fold page sentences
     realistic_weight: float = 1.0  # weight of a realistic page's sentence in the claim model
@@ -284,6 +284,7 @@ def fit(parts: dict[str, Examples], rules: ScoringRules, config: TrainConfig,
     page_X, page_y, page_w = page_training_set(both, oof, thresholds, rules, config.single_sentence_pages)
     page_fit = MonotoneLogistic(signs=SIGNS, C=config.page_C).fit(page_X, page_y, sample_weight=page_w)
     say(f"page model: {len(page_y)} pages, documents and sentences; {sum(page_y)} red-flag")
+    say("final claim model on train and dev")
     final = ClaimClassifier(**params).fit(both.claims, both.y, both.w)
     final.thresholds_ = thresholds
     return Fitted(both, oof, thresholds, final, page_fit, len(page_y))
@@ -297,6 +298,7 @@ def train(corpus_dir: Path, model_dir: Path, progress: Callable[[str], None] | N
     nlp = build_nlp(corpus_dir / "lexicons")
     rules_path = corpus_dir / "lexicons" / "scoring.json"
     rules = ScoringRules.load(rules_path)
+    say("reading the corpus")
     fitted = fit(examples(corpus_dir, ClaimExtractor(nlp), config, say), rules, config, say)
     final, page_fit, both = fitted.classifier, fitted.page_fit, fitted.examples
     meta = {
@@ -319,4 +321,5 @@ def train(corpus_dir: Path, model_dir: Path, progress: Callable[[str], None] | N
     meta["params"]["word_ngrams"] = list(meta["params"]["word_ngrams"])
     if meta["params"]["char_ngrams"] is not None:
         meta["params"]["char_ngrams"] = list(meta["params"]["char_ngrams"])
+    say(f"saving the bundle to {model_dir}")
     return save_bundle(model_dir, nlp, final.to_linear(), page_fit.to_page_model(), rules_path, meta)

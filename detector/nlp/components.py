@@ -1,4 +1,5 @@
-"""Our registered spaCy components. Import this module before loading a saved pipeline.
+"""Our registered spaCy components. They are also `spacy_factories` entry points (pyproject.toml), so
+`spacy.load("models/nlp")` and `nlp.add_pipe("stemcheck_cues")` work without importing this module first.
 
 Term lists are data (corpora/lexicons/context.json), stored with the pipeline by to_disk/from_disk.
 """
@@ -13,11 +14,14 @@ from pathlib import Path
 import numpy
 from spacy.attrs import ENT_IOB, IDX, IS_ALPHA, IS_SPACE, LOWER, ORTH, SENT_START
 from spacy.language import Language
+from spacy.pipeline import EntityRuler, SpanRuler
 from spacy.strings import hash_string
 from spacy.tokens import Doc, Span
 
+from detector.nlp import lexicon
 from detector.nlp.prefilter import may_match, minimal, required_literals
 
+_THIRD_PARTY_POSSESSIVES = frozenset({"its", "their", "his", "her"})
 CLAIMS_KEY = "claims"
 TEXT_KEY = "stemcheck_text"
 CUES_KEY = "cues"
@@ -167,9 +171,10 @@ class ClaimSpans:
         return self
 
 
-@Language.factory("stemcheck_context", default_config={"terms": {}, "window": 5})
-def make_context(nlp: Language, name: str, terms: dict, window: int) -> ContextMarker:
-    return ContextMarker(terms=terms, window=window)
+@Language.factory("stemcheck_context", default_config={"terms": None, "window": 5})
+def make_context(nlp: Language, name: str, terms: dict | None, window: int) -> ContextMarker:
+    """terms None: the bundled lists (detector/nlp/lexicons/context.json)."""
+    return ContextMarker(terms=lexicon.context_terms() if terms is None else terms, window=window)
 
 
 class ContextMarker:
@@ -224,11 +229,22 @@ class ContextMarker:
         return numpy.where(self._keys[pos] == lowers, self._masks[pos], 0)
 
     def _subject(self, words: list[str]) -> tuple[int, int] | None:
-        """The first listed subject found in the words (leftmost occurrence), looked up by its first word."""
+        """A third-party speaker from the lexicon; "its website" or "their ads" stand for "the website"/"the ads".
+
+        The first listed subject that occurs wins (at its leftmost place), found by looking up each word
+        rather than scanning the words once per subject.
+        """
         best = (self._empty_subject, 0, 0) if self._empty_subject is not None else None
         for i, w in enumerate(words):
-            for k, subj in self._by_first.get(w, ()):
-                if (best is None or k < best[0]) and words[i : i + len(subj)] == subj:
+            found = self._by_first.get(w, [])
+            if w in _THIRD_PARTY_POSSESSIVES:
+                found = found + self._by_first.get("the", [])
+            for k, subj in found:
+                if best is not None and k >= best[0]:
+                    continue
+                here = words[i : i + len(subj)]
+                if here == subj or (subj[0] == "the" and len(here) == len(subj) and here[0] in _THIRD_PARTY_POSSESSIVES
+                                    and here[1:] == subj[1:]):
                     best = (k, i, i + len(subj))
         return None if best is None else (best[1], best[2])
 
@@ -314,9 +330,26 @@ class ContextMarker:
         return self
 
 
-@Language.factory("stemcheck_regex", default_config={"patterns": []})
-def make_regex(nlp: Language, name: str, patterns: list) -> RegexMarker:
-    return RegexMarker(patterns=patterns)
+@Language.factory("stemcheck_regex", default_config={"patterns": None})
+def make_regex(nlp: Language, name: str, patterns: list | None) -> RegexMarker:
+    """patterns None: the bundled ones (detector/nlp/lexicons/regex.json)."""
+    return RegexMarker(patterns=lexicon.regex_patterns() if patterns is None else patterns)
+
+
+@Language.factory("stemcheck_cues", default_config={"patterns": None})
+def make_cues(nlp: Language, name: str, patterns: list | None) -> SpanRuler:
+    """Claim cues as a span ruler into doc.spans["cues"]; patterns None: the bundled cues.jsonl."""
+    ruler = SpanRuler(nlp, name, spans_key=CUES_KEY, phrase_matcher_attr="LOWER", validate=True)
+    ruler.add_patterns(lexicon.cue_patterns() if patterns is None else patterns)
+    return ruler
+
+
+@Language.factory("stemcheck_entities", default_config={"patterns": None})
+def make_entities(nlp: Language, name: str, patterns: list | None) -> EntityRuler:
+    """Cell products, conditions, regulators, trial terms as entities; patterns None: the bundled entities.jsonl."""
+    ruler = EntityRuler(nlp, name, phrase_matcher_attr="LOWER", validate=True)
+    ruler.add_patterns(lexicon.entity_patterns() if patterns is None else patterns)
+    return ruler
 
 
 class RegexMarker:

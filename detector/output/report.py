@@ -5,15 +5,16 @@ Everything that came from a page is escaped before it reaches HTML: scraped text
 
 from __future__ import annotations
 
-import html
 import json
+from functools import lru_cache
+from pathlib import Path
 
-from detector.categories import DESCRIPTIONS, DISCLOSURE, NAMES, SEVERITY
-from detector.output.explain import claim_summary, flag_line, flag_reasons
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from detector.categories import DISCLOSURE, NAMES, SEVERITY
+from detector.output.explain import NOTE, claim_summary, flag_reasons
 from detector.records import Claim, PageVerdict, SiteReport
-from detector.scoring.label import css_class, verdict_label
-
-NOTE = "Flags are machine-made and need human verification before any conclusion is drawn."
+from detector.scoring.label import verdict_label
 
 
 def _dumps(data: dict) -> str:
@@ -47,6 +48,18 @@ def _summary_lines(categories: dict[str, int], groups: list[str], products: list
     if products:
         lines.append("  products: " + ", ".join(products[:10]))
     return lines
+
+
+def demo_lines(verdicts: list[PageVerdict]) -> list[tuple[str, str, str, str]]:
+    """(page, risk, verdict, strongest evidence) rows for a ranked list; the sentence is whole, never cut."""
+    from pathlib import PurePath
+
+    rows = []
+    for v in verdicts:
+        best = v.top_claim
+        evidence = f"“{best.text}”" if best else f"no red-flag claim among {len(v.claims)} sentences"
+        rows.append((PurePath(v.target).name, str(v.risk_score), verdict_label(v), evidence))
+    return rows
 
 
 def sections(v: PageVerdict) -> list[tuple[str, list[Claim]]]:
@@ -84,63 +97,30 @@ def to_text(v: PageVerdict, max_claims: int = 25) -> str:
     return "\n".join(lines)
 
 
-_CSS = """
-body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
-.note{background:#fff8e1;border-left:4px solid #f0b400;padding:.5rem 1rem}
-.page{border:1px solid #ddd;border-radius:6px;padding:1rem;margin:1rem 0}
-.red{color:#b00020;font-weight:bold}.low{color:#2e7d32;font-weight:bold}.review{color:#ad6800;font-weight:bold}
-mark.flag{background:#ffd7d7}mark.disc{background:#d7f5dd}mark.rep{background:#e3e3ff}
-.why{color:#555;font-size:.85em;margin:.2rem 0 .8rem 1rem}table{border-collapse:collapse}
-td,th{border:1px solid #ddd;padding:.25rem .5rem;text-align:left}
-"""
+_TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+@lru_cache(maxsize=1)
+def templates() -> Environment:
+    """The report templates, autoescaped: the HTML export renders them, and the web app loads them too, so a
+    report looks the same in both (one report template, not two)."""
+    return Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=select_autoescape(default=True),
+                       trim_blocks=True, lstrip_blocks=True)
 
 
 def to_html(
     verdicts: list[PageVerdict], errors: list[tuple[str, str]] | None = None, sites: list[SiteReport] | None = None
 ) -> str:
-    """One self-contained page: no scripts, no external resources, every scraped string escaped."""
-    out = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'\">",
-        "<title>stemcheck report</title>", f"<style>{_CSS}</style></head><body>",
-        "<h1>stemcheck report</h1>", f"<p class='note'>{_e(NOTE)}</p>",
-        "<table><tr><th>target</th><th>verdict</th><th>risk</th></tr>",
-    ]
-    for v in verdicts:
-        out.append(f"<tr><td>{_e(v.target)}</td><td>{_e(verdict_label(v))}</td><td>{v.risk_score}</td></tr>")
-    out.append("</table>")
-    for target, msg in errors or []:
-        out.append(f"<div class='page'><b>{_e(target)}</b>: error: {_e(msg)}</div>")
-    for site in sites or []:
-        out.extend(_site_section(site))
-    for v in verdicts:
-        cls = css_class(verdict_label(v))
-        out.append(f"<div class='page'><h2>{_e(v.target)}</h2>")
-        if v.title:
-            out.append(f"<p>Title: {_e(v.title)}</p>")
-        out.append(f"<p>Verdict: <span class='{cls}'>{_e(verdict_label(v))}</span>, risk score {v.risk_score}/100</p>")
-        if v.reasons:
-            out.append("<ul>" + "".join(f"<li>{_e(r)}</li>" for r in v.reasons) + "</ul>")
-        for title, group in sections(v):
-            if not group:
-                continue
-            kind = "flag" if title.startswith("red-flag") else "disc" if title.startswith("honest") else "rep"
-            out.append(f"<h3>{_e(title[0].upper() + title[1:])}</h3>")
-            for c in group:
-                out.append(f"<p><mark class='{kind}'>{_e(c.text)}</mark></p><div class='why'>")
-                for flag in c.flags:
-                    why = "; ".join(flag_reasons(flag))
-                    out.append(f"<div><b>{_e(flag_line(flag))}</b>: {_e(DESCRIPTIONS.get(flag.category, ''))}. "
-                               f"<i>{_e(why)}</i></div>")
-                out.append("</div>")
-        out.append("</div>")
-    out.append(f"<p class='note'>Generated by stemcheck. {_e(NOTE)} Disclosures ({_e(DISCLOSURE)}) "
-               "lower a score but never erase a red-flag claim.</p></body></html>")
-    return "\n".join(out)
+    """One self-contained page: no scripts, no external resources, every scraped string escaped. It opens with
+    the verdicts; a summary table appears only when there is more than one to compare."""
+    from detector import __version__
+    from detector.output.views import site_view, verdict_view
+
+    views = [site_view(s) for s in sites or []] + [verdict_view("page", v, v.page) for v in verdicts]
+    summary = [{"target": v["target"], "label": v["label"], "cls": v["cls"], "risk_score": v["risk_score"]}
+               for v in views]
+    return templates().get_template("report.html").render(
+        views=views, errors=errors or [], summary=summary, note=NOTE, version=__version__, job=None)
 
 
 def site_json(report: SiteReport) -> str:
@@ -186,35 +166,37 @@ def site_text(report: SiteReport, max_claims: int = 25) -> str:
     return "\n".join(lines)
 
 
-def _site_section(r: SiteReport) -> list[str]:
-    label = verdict_label(r)
-    cls = css_class(label)
-    out = [f"<div class='page'><h2>{_e(r.site)}</h2>",
-           f"<p>Verdict: <span class='{cls}'>{_e(label)}</span>, site risk score {r.risk_score}/100; "
-           f"{r.red_flag_pages} red-flag pages of {len(r.analysed)} analysed.</p>",
-           f"<p>Evidence: {_e(r.warc_path)} (SHA-256 <code>{_e(r.warc_sha256)}</code>), crawled "
-           f"{_e(r.crawl_started)} to {_e(r.crawl_finished)}.</p>",
-           "<table><tr><th>page</th><th>title</th><th>risk</th><th>verdict</th><th>WARC record</th></tr>"]
-    for p in r.pages:
-        if p.verdict is None:
-            out.append(f"<tr><td>{_e(p.url)}</td><td></td><td></td><td>unparsed: {_e(p.error)}</td>"
-                       f"<td>{_e(p.record_id)}</td></tr>")
-        else:
-            out.append(f"<tr><td>{_e(p.url)}</td><td>{_e(p.verdict.title)}</td><td>{p.verdict.risk_score}</td>"
-                       f"<td>{_e(verdict_label(p.verdict))}</td><td>{_e(p.record_id)}</td></tr>")
-    out.append("</table><h3>Red-flag claims</h3>")
-    for page, c in r.flagged_claims():
-        out.append(f"<p><mark class='flag'>{_e(c.text)}</mark></p><div class='why'>on {_e(page.url)} "
-                   f"(record {_e(page.record_id)})")
-        for flag in c.flags:
-            if flag.made:
-                why = "; ".join(flag_reasons(flag))
-                out.append(f"<div><b>{_e(flag_line(flag))}</b>: {_e(DESCRIPTIONS.get(flag.category, ''))}. "
-                           f"<i>{_e(why)}</i></div>")
-        out.append("</div>")
-    if r.events:
-        out.append("<h3>Not analysed</h3><ul>")
-        out.extend(f"<li>{_e(e.kind)}: {_e(e.reason)}: {_e(e.message)}</li>" for e in r.events)
-        out.append("</ul>")
-    out.append("</div>")
-    return out
+def _score_change(d: dict) -> str:
+    """'score 40 -> 78 (+38)', or what it means when only one run covers the site."""
+    if d["score_before"] is None:
+        return f"new in this scan, score {d['score_after']}"
+    if d["score_after"] is None:
+        return f"not in the later scan (score was {d['score_before']})"
+    change = f" ({d['score_change']:+d})" if d["score_change"] else ""
+    return f"score {d['score_before']} -> {d['score_after']}{change}"
+
+
+def diff_text(run_a: int, run_b: int, changes: list[dict]) -> str:
+    """What changed per site between two runs, for the terminal: + appeared, - disappeared."""
+    lines = [f"run {run_a} -> run {run_b}: {len(changes)} sites changed"]
+    for d in changes:
+        lines.append(f"{d['site']}: {_score_change(d)}")
+        for sign, key, what in (("+", "appeared", ""), ("-", "disappeared", ""),
+                                ("+", "disclosures_appeared", "disclosure"),
+                                ("-", "disclosures_disappeared", "disclosure")):
+            for c in d.get(key, []):
+                lines.append(f"  {sign} [{what or NAMES.get(c['category'], c['category'])}] {c['text']}")
+    return "\n".join(lines)
+
+
+def diff_html(run_a: int, run_b: int, changes: list[dict]) -> str:
+    """The same comparison as one self-contained page (report.css, no scripts, every string escaped)."""
+    from detector import __version__
+
+    for d in changes:
+        d["summary"] = _score_change(d)
+        for key in ("appeared", "disappeared"):
+            for c in d.get(key, []):
+                c["label"] = NAMES.get(c["category"], c["category"])
+    return templates().get_template("diff.html").render(
+        run_a=run_a, run_b=run_b, changes=changes, note=NOTE, version=__version__)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from detector.categories import RED_FLAGS
+from detector.categories import DISCLOSURE, RED_FLAGS
 from detector.errors import InputError, OutputError
 from detector.guard import write_error
 from detector.records import PageResult, SiteReport
@@ -106,6 +106,13 @@ CREATE TABLE IF NOT EXISTS sites (
     label TEXT,
     PRIMARY KEY (run_id, site)
 );
+CREATE VIEW IF NOT EXISTS latest_site_verdicts AS
+SELECT s.site, s.label AS verdict, s.risk_score, s.red_flag_pages, s.analysed, s.pages, s.worst_page, s.categories,
+       s.condition_groups, s.products, s.disclosure, s.run_id, r.started AS scanned
+FROM sites s JOIN runs r ON r.run_id = s.run_id
+WHERE r.status = 'finished' AND s.run_id = (
+    SELECT max(s2.run_id) FROM sites s2 JOIN runs r2 ON r2.run_id = s2.run_id
+    WHERE s2.site = s.site AND r2.status = 'finished');
 """
 
 
@@ -325,6 +332,11 @@ class ResultStore:
         ).fetchone()
         return int(row["page_id"]) if row else None
 
+    def page_run(self, page_id: int) -> int | None:
+        """The run a stored page belongs to: a reuse from the same run is a repeat, not an earlier result."""
+        row = self.db.execute("SELECT run_id FROM pages WHERE page_id=?", (page_id,)).fetchone()
+        return int(row["run_id"]) if row else None
+
     @_writes
     def add(self, run_id: int, results: Iterable[PageResult]) -> int:
         """Write a batch in one transaction; items already written for this run are ignored."""
@@ -379,20 +391,26 @@ class ResultStore:
 
     # -- sites --------------------------------------------------------------------------------------
     def _write_sites(self, run_id: int) -> None:
-        """The run's site rows, from its page rows through the one site verdict (scoring.site.score_site)."""
+        """The run's site rows, from its page rows through the one site verdict (scoring.site.score_site).
+
+        A site's pages are the pages read: analysed, gated out, or read but not analysable. A link that was never
+        fetched (a crawl's skip or failure record) is not a page, and a row with no site (a junk URL-list line)
+        is no site."""
         self.db.execute("DELETE FROM sites WHERE run_id=?", (run_id,))
         by_site: dict[str, list[PageSummary]] = {}
         made = self.run_claims(run_id)
         for p in self.db.execute(
             "SELECT site, url, status, risk_score, red_flag, condition_groups, products, disclosure "
-            "FROM pages WHERE run_id=? AND status IN ('analysed', 'irrelevant', 'failed') ORDER BY site, seq", (run_id,)
+            "FROM pages WHERE run_id=? AND site != '' AND (status IN ('analysed', 'irrelevant') OR "
+            "(status = 'failed' AND COALESCE(content_sha256, '') != '')) ORDER BY site, seq", (run_id,)
         ).fetchall():
             by_site.setdefault(p["site"], []).append(PageSummary(
                 p["url"], p["status"] == "analysed", p["risk_score"], bool(p["red_flag"]), set(),
                 json.loads(p["condition_groups"] or "[]"), json.loads(p["products"] or "[]"), bool(p["disclosure"])))
         for site, pages in by_site.items():
-            if pages:
-                pages[0].claims = made.get(site, set())
+            first = next((p for p in pages if p.analysed), None)  # claims count only on an analysed page
+            if first is not None:
+                first.claims = made.get(site, set())
             s = score_site(pages)
             self.db.execute(
                 "INSERT INTO sites VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -402,14 +420,14 @@ class ResultStore:
             )
 
     def site_claims(self, run_id: int) -> dict[str, dict[tuple[str, str], list[dict]]]:
-        """Per site, the red-flag (claim text, category) pairs the site made itself in this run, each with the
-        evidence recorded for it (so a diff can say why)."""
+        """Per site, the red-flag and disclosure (claim text, category) pairs the site made itself in this run,
+        each with the evidence recorded for it (so a diff can say why)."""
         out: dict[str, dict[tuple[str, str], list[dict]]] = {}
         for row in self.db.execute(
             "SELECT p.site, c.text, c.evidence, f.category FROM claims c JOIN pages p USING (page_id) "
             "JOIN flags f USING (claim_id) WHERE p.run_id=? AND f.made=1", (run_id,)
         ):
-            if row["category"] in RED_FLAGS:
+            if row["category"] in RED_FLAGS or row["category"] == DISCLOSURE:
                 evidence = [e for e in json.loads(row["evidence"] or "[]")
                             if e.get("category") in (None, row["category"])]
                 out.setdefault(row["site"], {}).setdefault((row["text"], row["category"]), evidence)
@@ -497,8 +515,9 @@ class ResultStore:
 
 
 def diff_runs(store: ResultStore, run_a: int, run_b: int) -> list[dict]:
-    """Per site: score change and the red-flag claims that appeared and disappeared from run A to run B,
-    each with the evidence recorded for it."""
+    """Per site: score change, and the red-flag claims and the disclosures that appeared and disappeared from
+    run A to run B, each with the evidence recorded for it. A site only one run covers has `score_before` or
+    `score_after` None (new, or no longer scanned)."""
     claims_a, claims_b = store.site_claims(run_a), store.site_claims(run_b)
     scores_a, scores_b = store.site_scores(run_a), store.site_scores(run_b)
     out = []
@@ -508,11 +527,16 @@ def diff_runs(store: ResultStore, run_a: int, run_b: int) -> list[dict]:
         before, after = scores_a.get(site), scores_b.get(site)
         if not appeared and not disappeared and before == after:
             continue
+
+        def listed(keys: list[tuple[str, str]], side: dict, disclosure: bool) -> list[dict]:
+            return [{"text": t, "category": c, "evidence": side[(t, c)]} for t, c in keys
+                    if (c == DISCLOSURE) == disclosure]
+
         out.append({
             "site": site, "score_before": before, "score_after": after,
             "score_change": None if before is None or after is None else after - before,
-            "appeared": [{"text": t, "category": c, "evidence": b[(t, c)]} for t, c in appeared],
-            "disappeared": [{"text": t, "category": c, "evidence": a[(t, c)]} for t, c in disappeared],
+            "appeared": listed(appeared, b, False), "disappeared": listed(disappeared, a, False),
+            "disclosures_appeared": listed(appeared, b, True), "disclosures_disappeared": listed(disappeared, a, True),
         })
     out.sort(key=lambda d: (-(abs(d["score_change"]) if d["score_change"] is not None else 101), d["site"]))
     return out

@@ -45,18 +45,24 @@ SITE_COLUMNS = ["site", "risk_score", "label", "pages", "analysed", "red_flag_pa
 
 
 def sites_frame(pages: pd.DataFrame, site_claims: dict[str, set[tuple[str, str]]]) -> pd.DataFrame:
-    """Sites ranked by risk through the one site verdict (scoring.site.score_site)."""
+    """Sites ranked by risk through the one site verdict (scoring.site.score_site); a site's pages are the pages
+    read, never the links a crawl skipped or could not fetch (the same rule as the store's site rows)."""
     out = []
     for site, group in pages.groupby("site", sort=False):
-        read = group[group["status"] != "skipped"]
-        summaries = [
-            PageSummary(r["url"], r["status"] == "analysed", None if pd.isna(r["risk_score"]) else int(r["risk_score"]),
+        if not site:  # a row that names no site (a junk URL-list line) stays a page row, not a site
+            continue
+        read = group[group["status"].isin(("analysed", "irrelevant")) | ((group["status"] == "failed")
+                                                                          & group["content_sha256"].fillna("").ne(""))]
+        summaries = [  # records, not itertuples: pandas renames the helper columns that start with "_"
+            PageSummary(r["url"], r["status"] == "analysed",
+                        None if pd.isna(r["risk_score"]) else int(r["risk_score"]),
                         bool(r["red_flag"]) if not pd.isna(r["red_flag"]) else False, set(), list(r["_groups"]),
                         list(r["_products"]), bool(r["_disclosure"]))
-            for r in read.to_dict("records")  # itertuples renames the _groups columns (leading underscore)
+            for r in read.to_dict("records")
         ]
-        if summaries:
-            summaries[0].claims = {(normalise(t), c) for t, c in site_claims.get(site, ())}
+        first = next((p for p in summaries if p.analysed), None)  # claims count only on an analysed page
+        if first is not None:
+            first.claims = {(normalise(t), c) for t, c in site_claims.get(site, ())}
         v = score_site(summaries)
         out.append({
             "site": site, "risk_score": v.risk_score, "label": v.label, "pages": v.pages, "analysed": v.analysed,

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
-import gzip
 import heapq
 import logging
 import re
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -30,12 +28,12 @@ from detector.settings import CrawlSettings, FetchSettings, Settings
 from detector.source.fetch import HTML_TYPES, Resolver, Response, fetch, resolve_safe
 from detector.source.page import decode_html
 from detector.source.robots import RobotsCache, RobotsPolicy
+from detector.source.sitemap import sitemap_entries, sitemap_urls  # noqa: F401 - sitemap_urls: public here too
 from detector.source.url import canonicalize, join_url, priority, same_site, site_key, skip_reason, url_pattern
 from detector.source.warc import WarcPage, WarcRecorder, iter_records, partial_path
 
 log = logging.getLogger(__name__)
 
-_LOC = re.compile(rb"<loc>\s*([^<\s]+)\s*</loc>", re.IGNORECASE)
 _REFRESH = re.compile(r"^\s*\d*\s*[;,]?\s*url\s*=\s*['\"]?([^'\"\s]+)", re.IGNORECASE)
 
 
@@ -139,21 +137,6 @@ def extract_links(html: str, base_url: str, limit: int) -> tuple[list[tuple[str,
     return links, nofollow
 
 
-def sitemap_urls(body: bytes, limit: int) -> list[str]:
-    """<loc> URLs from a sitemap or sitemap index (gzipped or not), read without an XML parser."""
-    if body[:2] == b"\x1f\x8b":
-        try:
-            body = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(body, 10_000_000)
-        except (zlib.error, gzip.BadGzipFile):
-            return []
-    out = []
-    for m in _LOC.finditer(body):
-        out.append(m.group(1).decode("utf-8", errors="replace").replace("&amp;", "&"))
-        if len(out) >= limit:
-            break
-    return out
-
-
 class Crawler:
     """Crawls one site into a WARC. Injected `sleep`/`clock` let tests run it on a fake timeline."""
 
@@ -164,8 +147,10 @@ class Crawler:
         resolver: Resolver | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        on_request: Callable[[str, CrawlResult], None] | None = None,
     ):
         self.settings = settings or Settings()
+        self.on_request = on_request  # progress: told of each request before it is made
         self.cfg: CrawlSettings = self.settings.crawl
         self.fetch_cfg: FetchSettings = self.settings.fetch
         self.allow_private, self.resolver = allow_private, resolver
@@ -189,6 +174,8 @@ class Crawler:
 
     def _request(self, url: str, result: CrawlResult, **kwargs: object) -> Response:
         self._wait_turn(url)
+        if self.on_request is not None:
+            self.on_request(url, result)
         result.requests += 1
         try:
             return fetch(url, self.fetch_cfg, self.allow_private, resolver=self.resolver, follow_redirects=False,
@@ -418,7 +405,8 @@ class Crawler:
 
     def _sitemaps(self, start: str, policy: RobotsPolicy, result: CrawlResult, warc: WarcRecorder,
                   site: str) -> list[str]:
-        """Page URLs from the sitemaps robots.txt names (or /sitemap.xml), one index level deep."""
+        """Page URLs from the sitemaps robots.txt names (or /sitemap.xml); indexes nest to any depth, and at most
+        max_sitemaps sitemap files are read."""
         queue = list(dict.fromkeys(policy.sitemaps)) or [urljoin(start, "/sitemap.xml")]
         found: list[str] = []
         done = 0
@@ -439,11 +427,8 @@ class Crawler:
             warc.exchange(resp)
             if resp.status != 200:
                 continue
-            for loc in sitemap_urls(resp.body, self.cfg.max_sitemap_urls):
-                if loc.lower().split("?")[0].endswith((".xml", ".xml.gz")):
-                    queue.append(loc)
-                else:
-                    found.append(loc)
+            for loc, is_sitemap in sitemap_entries(resp.body, self.cfg.max_sitemap_urls):
+                (queue if is_sitemap else found).append(loc)
         return found
 
     def _validators(self, previous: Path) -> dict[str, WarcPage]:

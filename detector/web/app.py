@@ -24,13 +24,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from detector.check import Detector
 from detector.errors import StemcheckError
 from detector.output.report import NOTE
+from detector.output.views import claims_csv
 from detector.settings import Settings, load_settings
 from detector.web.pool import Analyser
 from detector.web.routes import api, check, triage
 from detector.web.security import SecurityMiddleware, WebLimits
 from detector.web.state import HERE, WebState, api_error, status_of
 from detector.web.triage import site_tld
-from detector.web.views import claims_csv
 
 __all__ = ["claims_csv", "create_app", "site_tld"]
 log = logging.getLogger(__name__)

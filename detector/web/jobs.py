@@ -25,7 +25,6 @@ from typing import Any
 from detector.errors import JobLimitError, StemcheckError
 from detector.settings import Settings
 from detector.source.crawl import Crawler, CrawlResult
-from detector.source.fetch import Response
 
 log = logging.getLogger(__name__)
 
@@ -86,18 +85,6 @@ class Job:
         return out
 
 
-class _ProgressCrawler(Crawler):
-    """The stock crawler, reporting each request so the job page can show progress."""
-
-    def __init__(self, *args: Any, on_request: Callable[[str, CrawlResult], None], **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.on_request = on_request
-
-    def _request(self, url: str, result: CrawlResult, **kwargs: object) -> Response:
-        self.on_request(url, result)
-        return super()._request(url, result, **kwargs)
-
-
 # A job runner turns (job, warc path, crawler) into the finished job: report, view and exports.
 Analyse = Callable[[Job, Path, CrawlResult], None]
 
@@ -153,7 +140,7 @@ class JobManager:
             job.stage = "crawling"
 
         try:
-            crawler = _ProgressCrawler(self.settings, allow_private=self.allow_private, on_request=on_request)
+            crawler = Crawler(self.settings, allow_private=self.allow_private, on_request=on_request)
             result = crawler.crawl(job.target, warc)
             job.pages, job.requests, job.stage = len(result.fetched), result.requests, "analysing pages"
             job.warc_path = warc

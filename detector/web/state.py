@@ -14,12 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.responses import HTMLResponse, JSONResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from markdown_it import MarkdownIt
+from markupsafe import Markup
 
 from detector.check import Detector
 from detector.errors import FetchError, InputError, JobLimitError, StemcheckError, UnsafeURLError
 from detector.output.report import NOTE, to_html
+from detector.output.report import templates as report_templates
 from detector.output.store import ResultStore
+from detector.output.views import site_view, verdict_view
 from detector.records import PageVerdict
 from detector.settings import Settings
 from detector.source.crawl import CrawlResult
@@ -28,7 +32,6 @@ from detector.source.url import canonicalize
 from detector.web.jobs import Job, JobManager
 from detector.web.pool import Analyser
 from detector.web.security import WebLimits
-from detector.web.views import site_view, verdict_view
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,12 @@ HERE = Path(__file__).resolve().parent
 
 class TextTooLong(StemcheckError):
     """Pasted text over WebLimits.max_text_chars: answered 413 like an oversized body."""
+
+
+def markdown(text: str) -> Markup:
+    """Our own API descriptions (route docstrings) as HTML: CommonMark with raw HTML turned off, so even a
+    stray tag is shown as text. Never used on scraped or user text."""
+    return Markup(MarkdownIt("commonmark", {"html": False}).render(text or ""))
 
 
 def clean_url(url: str) -> str:
@@ -78,12 +87,13 @@ class WebState:
     work_dir: Path | None = None
     analyser: Analyser | None = None
     env: Environment = field(default_factory=lambda: Environment(
-        loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
-        trim_blocks=True, lstrip_blocks=True))
+        loader=ChoiceLoader([FileSystemLoader(HERE / "templates"), report_templates().loader]),
+        autoescape=select_autoescape(default=True), trim_blocks=True, lstrip_blocks=True))
 
     def __post_init__(self) -> None:
         if self.analyser is None:
             self.analyser = Analyser(self.detector, self.settings)
+        self.env.filters["markdown"] = markdown
         self.fetches = threading.BoundedSemaphore(self.limits.max_sync_fetches)
         self.jobs = JobManager(self.settings, self.allow_private, self.analyse_site, self.limits.max_jobs,
                                self.limits.max_kept_results, self.work_dir)
@@ -136,7 +146,7 @@ class WebState:
         if not reports:
             raise InputError(f"{job.target}: the crawl found no pages to analyse")
         report = next((r for r in reports if r.site == result.site), reports[0])
-        job.view = site_view(report, self.detector, result)
+        job.view = site_view(report, result.seconds)
         job.html_report = to_html([], sites=[dataclasses.replace(report, warc_path=warc.name)])
         job.warc_sha256 = report.warc_sha256
         job.data = {"note": NOTE, **report.to_dict()}

@@ -148,12 +148,13 @@ def site_diff(store: ResultStore, site: str, run_a: int, run_b: int) -> dict[str
     started = {r["run_id"]: r["started"] for r in store.runs()}
     found = next((d for d in diff_runs(store, run_a, run_b) if d["site"] == site), None)
     scores_a, scores_b = store.site_scores(run_a).get(site), store.site_scores(run_b).get(site)
-    for change in (found or {}).get("appeared", []) + (found or {}).get("disappeared", []):
+    for change in [c for key in ("appeared", "disappeared", "disclosures_appeared", "disclosures_disappeared")
+                   for c in (found or {}).get(key, [])]:
         change["label"] = NAMES.get(change["category"], change["category"])
         change["why"] = stored_reasons(change.get("evidence", []), change["category"])
     out = found or {"site": site, "score_before": scores_a, "score_after": scores_b,
                     "score_change": None if scores_a is None or scores_b is None else scores_b - scores_a,
-                    "appeared": [], "disappeared": []}
+                    "appeared": [], "disappeared": [], "disclosures_appeared": [], "disclosures_disappeared": []}
     return {**out, "run_a": run_a, "run_b": run_b, "started_a": started.get(run_a), "started_b": started.get(run_b)}
 
 

@@ -31,13 +31,17 @@ def test_check_whole_site_then_download_the_report(page, web_app: str, clinic: s
     assert int(page.inner_text("#score")) >= 50
     marks = page.locator("mark.flag")
     assert marks.count() >= 3
+    assert page.locator("#strongest .claim").count() == 3, "the report opens with the strongest evidence"
+    assert "regenerates damaged discs" not in page.inner_text("#report"), "the rest is folded"
+    page.set_viewport_size({"width": 1280, "height": 1700})
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(SHOTS / "check.png"), full_page=False)
+    page.click("#all-claims > summary")
     assert "regenerates damaged discs" in page.inner_text("#report")
-    assert "rule: codebook" in page.inner_text("#report")
+    assert "codebook: " in page.inner_text("#report")  # the rule behind each flag, in words
     assert "human verification" in page.inner_text(".note >> nth=0")
     assert re.fullmatch(r"[0-9a-f]{64}", page.inner_text("#warc-sha256"))
-    assert f"{clinic}/knee-treatment" in page.inner_text("#pages")
-    page.set_viewport_size({"width": 1280, "height": 1700})
-    page.screenshot(path=str(SHOTS / "check.png"), full_page=False)
+    assert f"{clinic}/knee-treatment" in page.text_content("#pages")  # folded, but there
     with page.expect_download() as info:
         page.click("#export-html")
     saved = tmp_path / "report.html"

@@ -19,9 +19,9 @@ from detector.cli import app
 from detector.guard import atomic_write
 from detector.output.spreadsheet import spreadsheet_safe
 from detector.output.table import write_table
+from detector.output.views import claims_csv
 from detector.source.crawl import Crawler
 from detector.source.warc import WarcPage, iter_records, partial_path
-from detector.web.views import claims_csv
 from tests.conftest import CORPUS
 from tests.sites import clinic_site, serve
 

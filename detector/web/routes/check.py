@@ -9,9 +9,9 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from detector.errors import InputError, StemcheckError
+from detector.output.views import claims_csv
 from detector.web.routes import done, job_or_404, state
 from detector.web.state import TextTooLong, WebState, status_of
-from detector.web.views import claims_csv
 
 router = APIRouter(include_in_schema=False)
 

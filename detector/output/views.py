@@ -1,4 +1,4 @@
-"""Views: verdicts and site reports turned into what the templates and the exports show.
+"""Views: verdicts and site reports turned into what the report template (web app and HTML export) shows.
 
 Records in, plain dicts out; nothing here touches the request, the store or the network.
 """
@@ -10,14 +10,11 @@ import io
 from pathlib import Path
 from typing import Any
 
-from detector.categories import DESCRIPTIONS, NAMES, RED_FLAGS, SEVERITY
-from detector.check import Detector
-from detector.output.explain import describe, flag_reasons
-from detector.output.report import NOTE
+from detector.categories import DESCRIPTIONS, DISCLOSURE, NAMES, RED_FLAGS, SEVERITY
+from detector.output.explain import NOTE, describe, flag_reasons
 from detector.output.spreadsheet import spreadsheet_safe
-from detector.records import Claim, Page, PageVerdict, SiteReport
+from detector.records import Claim, Page, PageVerdict, SiteReport, severity_key
 from detector.scoring.label import css_class, verdict_label
-from detector.source.crawl import CrawlResult
 
 CONTEXT_CHARS = 240
 def claim_context(page: Page | None, claim: Claim, width: int = CONTEXT_CHARS) -> tuple[str, str, str]:
@@ -90,8 +87,12 @@ def verdict_view(kind: str, verdict: PageVerdict, page: Page | None) -> dict[str
     return view
 
 
-def site_view(report: SiteReport, detector: Detector, result: CrawlResult | None = None) -> dict[str, Any]:
-    """The report of a crawled site: its verdict, each page's flagged claims in context, the evidence."""
+STRONGEST = 3  # claims a site report opens with; the rest fold below
+
+
+def site_view(report: SiteReport, seconds: float | None = None) -> dict[str, Any]:
+    """The report of a crawled site: it opens with the verdict, the worst pages and the strongest evidence;
+    every page's claims, the disclosures and the crawl follow, folded."""
     ranked = sorted(report.analysed, key=lambda p: (-p.verdict.risk_score, p.url))  # type: ignore[union-attr]
     flagged = [p for p in ranked if p.verdict and p.verdict.flagged]
     groups = [_group(p.verdict, p.verdict.page, p.url, p.record_id) for p in flagged]  # type: ignore[union-attr]
@@ -116,13 +117,50 @@ def site_view(report: SiteReport, detector: Detector, result: CrawlResult | None
     ]
     view["failures"] = [{"url": e.url, "kind": e.kind, "reason": e.reason, "message": e.message}
                         for e in report.events]
-    view["warc"] = {"sha256": report.warc_sha256,
+    view["warc"] = {"sha256": report.warc_sha256, "path": report.warc_path,
                     "bytes": Path(report.warc_path).stat().st_size if Path(report.warc_path).exists() else 0}
     view["crawl"] = {"started": report.crawl_started, "finished": report.crawl_finished,
                      "requests": report.requests, "robots": report.robots,
-                     "seconds": result.seconds if result else None}
+                     "seconds": seconds}
     view["red_flag_pages"], view["analysed"] = report.red_flag_pages, len(report.analysed)
+    view["worst_pages"] = [
+        {"url": p.url, "title": p.verdict.title, "risk_score": p.verdict.risk_score,  # type: ignore[union-attr]
+         "label": verdict_label(p.verdict), "cls": css_class(verdict_label(p.verdict)),  # type: ignore[arg-type]
+         "made": len(p.verdict.made_claims)}  # type: ignore[union-attr]
+        for p in report.worst_pages()]
+    view["strongest"] = _strongest(report)
+    view["reasons"] = _site_reasons(report)
     return view
+
+
+def _strongest(report: SiteReport, n: int = STRONGEST) -> list[dict[str, Any]]:
+    """The site's most serious made claims (codebook severity, then probability), each sentence once."""
+    seen: set[str] = set()
+    out = []
+    for page, claim in sorted(report.flagged_claims(), key=lambda pc: severity_key(pc[1])):
+        if claim.text in seen:
+            continue
+        seen.add(claim.text)
+        out.append(claim_view(claim, page.verdict.page if page.verdict else None, page.url, page.record_id))
+        if len(out) == n:
+            break
+    return out
+
+
+def _site_reasons(report: SiteReport) -> list[str]:
+    """The site verdict in two plain sentences: where the score comes from and what the pages disclose."""
+    worst = report.worst_pages(1)
+    out = []
+    if worst:
+        v = worst[0].verdict
+        out.append(f"The site scores as its worst page: {worst[0].url} ({v.risk_score}/100).")  # type: ignore[union-attr]
+    n = len({claim.text for _, claim in report.flagged_claims()})
+    if n:
+        out.append(f"{n} distinct red-flag sentences on {report.red_flag_pages} red-flag pages"
+                   f" of {len(report.analysed)} analysed.")
+    if not report.categories.get(DISCLOSURE):
+        out.append("No page discloses a risk, a limit or the approval status.")
+    return out
 
 
 def claims_csv(view: dict[str, Any]) -> str:
