@@ -106,6 +106,8 @@ def parse_cdx(data: bytes, source: str, max_rows: int) -> tuple[list[Capture], i
             rows = rows[1:]
         records = [dict(zip(names, r, strict=False)) if isinstance(r, list) and len(r) == len(names) else None
                    for r in rows[:max_rows]]
+    elif not text.startswith("{"):
+        raise ArchiveError(f"{source}: the capture index is not valid JSON (it begins {text[:40]!r})")
     else:
         records = []
         for line in text.splitlines()[:max_rows]:
