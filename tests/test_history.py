@@ -300,3 +300,15 @@ def test_capture_rows_keep_failures_and_capture_times(history) -> None:  # noqa:
     rows = capture_rows(result)
     assert [r.status for r, _ in rows].count("failed") == 2
     assert rows[0][1] == "2018-01-15T09:30:00+00:00" and rows[0][0].site == "clinic.example"
+
+
+def test_history_loads_into_pandas() -> None:
+    from detector.lab.analysis import history_frames
+
+    a = snap("20180101000000", verdict(FDA, CURE), seen=["20180101000000", "20200101000000"])
+    a.verdict.categories = {"approval_misrepresentation": 1, "cure_all": 1}
+    h = assemble(TARGET, "test", [a, snap("20210101000000", None)], {})
+    snapshots, claims = history_frames(json.loads(render.to_json(h)))
+    assert list(snapshots["status"]) == ["read", "failed"] and snapshots["risk_score"].isna().tolist() == [False, True]
+    assert snapshots.loc[0, "approval_misrepresentation"] == 1 and str(snapshots["date"].dt.tz) == "UTC"
+    assert claims["last_seen"].dt.year.tolist() == [2020, 2020] and claims["still_present"].all()
