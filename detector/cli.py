@@ -597,6 +597,10 @@ def history(
         if year is not None and not 1991 <= year <= 9999:
             _fail(f"{option} {year}: give a year such as 2018 (the web began in 1991)")
     _preflight({"--max-snapshots": max_snapshots, "--delay": delay}, (delay, allow_private), [output], [db])
+    if db is not None:
+        from detector.output.store import refuse_foreign
+
+        refuse_foreign(db)  # someone else's file is refused before an hour of polite requests, not after
     detector = _detector(model_dir)
     settings = load_settings()
     limit = max_snapshots if max_snapshots is not None else settings.archive.max_snapshots
