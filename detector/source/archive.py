@@ -140,8 +140,8 @@ def _capture(rec: dict | None) -> Capture | None:
             and url.lower().startswith(("http://", "https://")) and isinstance(mime, str)
             and isinstance(digest, str) and isinstance(status, str | int)):
         return None
-    try:
-        datetime.strptime(ts, "%Y%m%d%H%M%S")
+    try:  # the constructor, not strptime: a big index has 100,000s of rows
+        datetime(int(ts[:4]), int(ts[4:6]), int(ts[6:8]), int(ts[8:10]), int(ts[10:12]), int(ts[12:14]))
     except ValueError:
         return None
     status_s = str(status)
