@@ -74,6 +74,10 @@ def to_json(history: History) -> str:
     return json.dumps(to_dict(history), ensure_ascii=False)
 
 
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
 def _cats(categories: list[str] | dict[str, int]) -> str:
     return ", ".join(NAMES.get(k, k) for k in categories)
 
@@ -88,7 +92,7 @@ def _index_line(history: History) -> str:
     ix = history.index
     skipped = "; ".join(f"{n} {why}" for why, n in ix.get("skipped", {}).items())
     junk = f"; {ix['unreadable_rows']} unreadable index rows" if ix.get("unreadable_rows") else ""
-    return (f"  {ix.get('rows', 0)} captures in the index{junk}; {ix.get('chosen', 0)} read"
+    return (f"  {_n(ix.get('rows', 0), 'capture')} in the index{junk}; {ix.get('chosen', 0)} chosen to read"
             + (f" (left out: {skipped})" if skipped else ""))
 
 
@@ -97,28 +101,30 @@ def to_text(history: History, max_claims: int = 40) -> str:
     ix = history.index
     lines = [f"{history.url}: claims over time from {history.archive}",
              _index_line(history),
-             f"  {ix.get('read', 0)} snapshots read, {ix.get('failed', 0)} failed"
+             f"  {_n(ix.get('read', 0), 'snapshot')} read, {ix.get('failed', 0)} failed"
              + (f", latest read capture {day(ix['latest_read'])}" if ix.get("latest_read") else ""),
              "", "timeline:"]
     ids = _claim_ids(history)
-    moments = {m["snapshot"]: m for m in history.timeline}
-    for n, s in enumerate(history.snapshots):
-        if s.verdict is None:
-            lines.append(f"  {day(s.timestamp)}  not read: {s.reason}: {s.error}")
+    events = sorted([(m["timestamp"], 1, m) for m in history.timeline]
+                    + [(s.timestamp, 0, s) for s in history.snapshots if s.verdict is None], key=lambda e: e[:2])
+    shown: set[int] = set()
+    for ts, _kind, item in events:
+        if isinstance(item, Snapshot):
+            lines.append(f"  {day(ts)}  not read: {item.reason}: {item.error}")
             continue
+        s = history.snapshots[item["snapshot"]]
         v = s.verdict
-        m = moments.get(n, {})
-        delta = []
-        if m.get("appeared"):
-            delta.append(f"+{len(m['appeared'])} claims")
-        if m.get("disappeared"):
-            delta.append(f"-{len(m['disappeared'])} claims")
-        if m.get("changed"):
-            delta.append(f"~{len(m['changed'])} reworded")
-        same = f" (same page in {len(s.seen)} captures to {day(s.seen[-1])})" if len(s.seen) > 1 else ""
-        lines.append(f"  {day(s.timestamp)}  {verdict_label(v):<8} {v.risk_score:>3}  "
-                     f"{len(ids.get(s.timestamp, []))} claims{', ' + ', '.join(delta) if delta else ''}{same}")
-        lines.append(f"              {s.archive_url}")
+        delta = [f"{sign}{len(item[key])} {what}" for key, sign, what in (
+            ("appeared", "+", "appeared"), ("disappeared", "-", "gone"), ("changed", "~", "reworded")) if item[key]]
+        if item["snapshot"] in shown:
+            delta.append(f"back to the version of {day(s.timestamp)}")
+        elif len(s.seen) > 1:
+            delta.append(f"same page in {len(s.seen)} captures to {day(s.seen[-1])}")
+        lines.append(f"  {day(ts)}  {verdict_label(v):<8} {v.risk_score:>3}  "  # type: ignore[arg-type]
+                     f"{_n(len(ids.get(s.timestamp, [])), 'claim')}{'; ' + ', '.join(delta) if delta else ''}")
+        if item["snapshot"] not in shown:
+            lines.append(f"              {s.archive_url}")
+        shown.add(item["snapshot"])
     if history.verdict_changes:
         lines += ["", "verdict changes:"]
         lines += [f"  {day(c['timestamp'])}: {c['before']} -> {c['after']} (risk {c['risk_before']} -> "
@@ -126,11 +132,11 @@ def to_text(history: History, max_claims: int = 40) -> str:
     lines += ["", f"claims ({len(history.claims)}):"]
     for c in history.claims[:max_claims]:
         gone = _gone(history, c)
-        state = "still on the page in the latest capture" if c.still_present else (
+        state = "still on the page in the latest capture read" if c.still_present else (
             f"gone by {day(gone)}" if gone else "not in the latest capture")
         lines.append(f"  [{c.id}] \"{c.text}\"")
         lines.append(f"      {_cats(c.categories)}; first seen {day(c.first_seen)}, last seen {day(c.last_seen)} "
-                     f"({len(c.snapshots)} snapshots); {state}")
+                     f"({_n(len(c.snapshots), 'snapshot')}); {state}")
         for w in c.wordings[1:]:
             lines.append(f"      reworded {day(w['timestamp'])}: \"{w['text']}\"")
     if len(history.claims) > max_claims:

@@ -509,10 +509,10 @@ class ResultStore:
         time, so it sits in history at its capture time and never poses as the latest live scan. Recording
         the same capture under the same model again returns the earlier run; an unread capture is a failed run."""
         run_key = hashlib.sha256(f"capture:{page.item_key}:{page.model_sha256}".encode()).hexdigest()
-        row = self.db.execute("SELECT run_id FROM runs WHERE run_key=? AND status != 'running' ORDER BY run_id DESC",
-                              (run_key,)).fetchone()
-        if row is not None:
-            return int(row["run_id"])
+        row = self.db.execute("SELECT run_id, status FROM runs WHERE run_key=? AND status != 'running' "
+                              "ORDER BY run_id DESC", (run_key,)).fetchone()
+        if row is not None and (row["status"] == "finished" or page.status != "analysed"):
+            return int(row["run_id"])  # a capture that failed before and is read now gets a run of its own
         run_id, _ = self.open_run(run_key, page.model_sha256, [page.source], {"kind": "archive capture", **options})
         self.db.execute("UPDATE runs SET captured=? WHERE run_id=?", (captured, run_id))
         self.add(run_id, [page])
