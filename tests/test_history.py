@@ -158,10 +158,14 @@ def test_archive_captures_never_pose_as_the_latest_scan(tmp_path: Path) -> None:
         assert rows[live]["captured"] is None and rows[live]["as_of"] == rows[live]["started"]
         changes = diff_runs(store, store.resolve_run("previous"), store.resolve_run("latest"))
         assert changes[0]["score_before"] == 70 and changes[0]["score_after"] == 20
-        from detector.web.triage import TriageQuery, triage
+        from detector.web.triage import TriageQuery, site_history, triage
 
         listed = triage(store, TriageQuery().check())["sites"]
         assert [(s["run_id"], s["scanned"][:4]) for s in listed] == [(live, rows[live]["started"][:4])]
+        page = site_history(store, "clinic.example")
+        assert [(h["run_id"], h["captured"] is not None) for h in page["history"]] == [
+            (old, True), (newer, True), (live, False)]
+        assert page["latest"]["run_id"] == live and page["diffs"][0]["run_b"] == live
 
 
 @pytest.mark.parametrize("version", [1, 2])
