@@ -189,6 +189,8 @@ def chart(history: History) -> dict[str, Any]:
     first_year, last_year = int(pts[0][0][:4]), int(max(last, pts[-1][0])[:4])
     years = [{"x": x(f"{yr}0101000000"), "label": str(yr)} for yr in range(first_year, last_year + 1)
              if f"{yr}0101000000" >= pts[0][0]]
+    if not years or years[0]["x"] - PAD_L > 40:  # the start, when no year begins close to it
+        years.insert(0, {"x": PAD_L, "label": day(pts[0][0])[:7]})
     failed = [{"x": x(s.timestamp), "title": f"{day(s.timestamp)}: not read ({s.reason})"}
               for s in history.snapshots if s.verdict is None and pts[0][0] <= s.timestamp <= last]
     return {"w": W, "h": H, "path": "".join(path), "dots": dots, "years": years, "failed": failed,
