@@ -574,8 +574,9 @@ def history(
                                 "holds; month or year: at most one new version a month or a year."),
     max_snapshots: int | None = typer.Option(None, "--max-snapshots", help="Read at most N versions, spread evenly "
                                              "over the years, always the first and the last (default 40)."),
-    archive: str | None = typer.Option(None, "--archive", help="The archive's address (default the Wayback Machine, "
-                                       "https://web.archive.org; a pywb server works too)."),
+    archive: str | None = typer.Option(None, "--archive", help="The archive's address (default the Wayback "
+                                       "Machine, https://web.archive.org); it must answer /cdx/search/cdx and /web/ "
+                                       "as that does."),
     delay: float | None = typer.Option(None, "--delay", help="Seconds between requests to the archive (default 4, "
                                        "which it tolerates)."),
     fmt: Format = typer.Option(Format.text, "--format", "-f", help="text (a timeline), json or html (a report with "
