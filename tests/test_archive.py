@@ -38,6 +38,10 @@ def cap(ts: str, digest: str = "D", mime: str = "text/html", status: int | None 
     ('{"timestamp": "20200101000000", "url": "http://a.example/", "mime": "text/html", "status": "200", '
      '"digest": "X"}\nnot json\n{"timestamp": "20210101000000", "url": "http://a.example/", "mime": "text/html", '
      '"status": "-", "digest": "X"}', 2, 1),
+    # a URL with a line break or a space in it would split the request line: junk, never fetched
+    (json.dumps([["20200101000000", "http://a.example/\r\nHost: evil", "text/html", "200", "X", "1"],
+                 ["20200101000000", "http://a.example/ x", "text/html", "200", "X", "1"],
+                 ["20200101000000", "http://a.example/", "text/html", "200", "X", "1"]]), 1, 2),
     # no header row: the fields we asked for, in our order
     (json.dumps([["20200101000000", "https://a.example/", "text/html", "200", "X", "10"]]), 1, 0),
 ])

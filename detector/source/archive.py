@@ -137,7 +137,8 @@ def _capture(rec: dict | None) -> Capture | None:
     ts, url = rec.get("timestamp"), rec.get("original")
     status, digest, mime = rec.get("statuscode", ""), rec.get("digest", ""), rec.get("mimetype", "")
     if not (isinstance(ts, str) and TIMESTAMP.fullmatch(ts) and isinstance(url, str)
-            and url.lower().startswith(("http://", "https://")) and isinstance(mime, str)
+            and url.lower().startswith(("http://", "https://")) and url.isprintable() and " " not in url
+            and isinstance(mime, str)
             and isinstance(digest, str) and isinstance(status, str | int)):
         return None
     try:  # the constructor, not strptime: a big index has 100,000s of rows
