@@ -324,7 +324,7 @@ class ResultStore:
             raise InputError(f"{ref!r}: expected a run id, 'latest', 'previous' or a date YYYY-MM-DD") from exc
         before = [r for r in finished if r["as_of"][:10] <= day]
         if not before:
-            raise InputError(f"{ref}: no finished run started on or before that date")
+            raise InputError(f"{ref}: no finished run as of that date or before")
         return int(before[-1]["run_id"])
 
     # -- pages --------------------------------------------------------------------------------------
