@@ -597,6 +597,8 @@ def history(
     for option, year in (("--since", since), ("--until", until)):
         if year is not None and not 1991 <= year <= 9999:
             _fail(f"{option} {year}: give a year such as 2018 (the web began in 1991)")
+    if since is not None and until is not None and since > until:
+        _fail(f"--since {since} is after --until {until}")
     _preflight({"--max-snapshots": max_snapshots, "--delay": delay}, (delay, allow_private), [output], [db])
     if db is not None:
         from detector.output.store import refuse_foreign

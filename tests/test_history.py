@@ -278,8 +278,7 @@ def test_cli_history_in_three_formats_and_into_the_store(detector, tmp_path: Pat
     (["--delay", "0.1"], "impolite"),
     (["--every", "week"], "week"),
 ])
-def test_cli_refuses_bad_options_in_one_line(args: list[str], words: str, detector, monkeypatch) -> None:  # noqa: ANN001
-    monkeypatch.setattr("detector.check.Detector.load", classmethod(lambda cls, *a, **k: detector))
+def test_cli_refuses_bad_options_in_one_line(args: list[str], words: str) -> None:
     base = ["history", TARGET, "--archive", "http://127.0.0.1:9"]
     r = CliRunner().invoke(app, base + args + ([] if "--delay" in args else ["--allow-private"]))
     assert r.exit_code == 2 and words in r.output, r.output
