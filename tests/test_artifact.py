@@ -3,6 +3,7 @@ import shutil
 
 import pytest
 
+from detector.categories import CATEGORIES
 from detector.errors import ModelError
 from detector.model.artifact import METADATA_FILE, load_bundle
 
@@ -21,7 +22,8 @@ def test_bundled_model_loads_and_matches_metadata(model_copy):
     meta = json.loads((model_copy / METADATA_FILE).read_text())
     assert bundle.sha256 == meta["sha256"]
     assert set(meta["thresholds"]) == set(meta["positives"])
-    assert list(bundle.claim_model.thresholds) == [meta["thresholds"][c] for c in meta["thresholds"]]
+    by_category = dict(zip(CATEGORIES, (float(t) for t in bundle.claim_model.thresholds), strict=True))
+    assert by_category == pytest.approx(meta["thresholds"])
 
 
 def test_scoring_rules_travel_with_the_model(model_copy):

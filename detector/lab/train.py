@@ -87,7 +87,7 @@ class TrainConfig:
 
     labels: str = "made"
     realistic: bool = True
-    single_sentence_pages: float = 0.2  # weight of each corpus row as a one-sentence page (0 = none)
+    single_sentence_pages: float = 0.05  # weight of each corpus row as a one-sentence page (0 = none)
     page_C: float = 1.0
     threshold_beta: float = 1.0  # per-category thresholds maximise F-beta on out-of-fold page sentences
     realistic_weight: float = 1.0  # weight of a realistic page's sentence in the claim model

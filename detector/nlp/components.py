@@ -16,6 +16,7 @@ from spacy.language import Language
 from spacy.strings import hash_string
 from spacy.tokens import Doc, Span
 
+_THIRD_PARTY_POSSESSIVES = frozenset({"its", "their", "his", "her"})
 CLAIMS_KEY = "claims"
 TEXT_KEY = "stemcheck_text"
 CUES_KEY = "cues"
@@ -174,10 +175,12 @@ class ContextMarker:
         )
 
     def _subject(self, words: list[str]) -> tuple[int, int] | None:
+        """A third-party speaker from the lexicon; "its website" or "their ads" stand for "the website"/"the ads"."""
         for subj in self._subjects:
             n = len(subj)
             for i in range(len(words) - n + 1):
-                if words[i : i + n] == subj:
+                here = words[i : i + n]
+                if here == subj or (subj[0] == "the" and here[0] in _THIRD_PARTY_POSSESSIVES and here[1:] == subj[1:]):
                     return i, i + n
         return None
 

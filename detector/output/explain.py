@@ -10,7 +10,8 @@ from detector.categories import NAMES
 from detector.records import Claim, Evidence, Flag
 
 _CUE_WORDS = {
-    "CURE": "cure or repair wording", "APPROVAL": "approval wording", "APPROVAL_CLAIM": "a claim of approval or licence","GUARANTEE": "a guarantee",
+    "CURE": "cure or repair wording", "APPROVAL": "approval wording",
+    "APPROVAL_CLAIM": "a claim of approval or licence", "GUARANTEE": "a guarantee",
     "PERMANENT": "a promise of lasting results", "SUCCESS_RATE": "a success rate", "SAFETY": "safety wording",
     "RESEARCH_CLAIM": "a proof or research claim", "TESTIMONIAL": "a patient story or endorsement",
     "URGENCY": "urgency or a sales hook", "PRICE": "a price or offer", "DISCLOSURE": "a disclosure",

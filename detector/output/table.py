@@ -49,11 +49,12 @@ def sites_frame(pages: pd.DataFrame, site_claims: dict[str, set[tuple[str, str]]
     out = []
     for site, group in pages.groupby("site", sort=False):
         read = group[group["status"] != "skipped"]
+        # dict rows: itertuples renames the underscore columns, which would hide them
         summaries = [
-            PageSummary(r.url, r.status == "analysed", None if pd.isna(r.risk_score) else int(r.risk_score),
-                        bool(r.red_flag) if not pd.isna(r.red_flag) else False, set(), list(r._groups),
-                        list(r._products), bool(r._disclosure))
-            for r in read.itertuples(index=False)
+            PageSummary(r["url"], r["status"] == "analysed", None if pd.isna(r["risk_score"]) else int(r["risk_score"]),
+                        bool(r["red_flag"]) if not pd.isna(r["red_flag"]) else False, set(), list(r["_groups"]),
+                        list(r["_products"]), bool(r["_disclosure"]))
+            for r in read.to_dict("records")
         ]
         if summaries:
             summaries[0].claims = {(normalise(t), c) for t, c in site_claims.get(site, ())}

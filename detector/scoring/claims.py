@@ -53,7 +53,31 @@ def flag_claims(claims: Sequence[Claim], scores: ClaimScores, thresholds: Sequen
             flag.evidence = _cue_evidence(claim, cat) + scores.evidence(i, cat) + _context_evidence(claim, made)
             flag.evidence.append(_rule(cat))
             claim.flags.append(flag)
+        if claim.reported:
+            _reported_context(claim, proba[i], thresholds)
     flag_condition_lists(list(claims), rules)
+
+
+def _reported_context(claim: Claim, proba: Sequence[float], thresholds: Sequence[float]) -> None:
+    """Show what a reported sentence is about, from its cue words, as context the page does not make.
+
+    The classifier learns made claims only, so a quoted or attributed claim ("the company told patients
+    its cells were FDA approved") scores low in every category. Its cue words still say which claim it
+    reports; a news or regulator page is read better with that context shown. These flags never count
+    as made, so they move neither the verdict nor the score.
+    """
+    have = {f.category for f in claim.flags}
+    for j, cat in enumerate(CATEGORIES):
+        if cat not in RED_FLAGS or cat in have:
+            continue
+        cues = _cue_evidence(claim, cat)
+        if not any(e.kind == "cue" and not e.label.endswith(":negated") for e in cues):
+            continue
+        flag = Flag(cat, float(proba[j]), float(thresholds[j]), False)
+        flag.evidence = [*cues, *_context_evidence(claim, False),
+                         Evidence("rule", "a reported sentence with this claim's cue words is shown as context",
+                                  label="reported_context", category=cat)]
+        claim.flags.append(flag)
 
 
 def _cue_evidence(claim: Claim, category: str) -> list[Evidence]:

