@@ -21,7 +21,7 @@ from tests.sites import HTML, Handler, Log, serve
 TARGET = "http://clinic.example/stem-cell-therapy"
 
 APPROVAL = "Our stem cell therapy is FDA approved and cures arthritis, multiple sclerosis and autism."
-APPROVAL_2019 = "Our stem cell therapy is FDA-approved and cures arthritis, multiple sclerosis and autism!"
+APPROVAL_2019 = "Our stem cell therapy is FDA-approved and cures arthritis, multiple sclerosis and even autism!"
 GUARANTEE = "We guarantee results for every patient, with a 98% success rate."
 RISKS = "Stem cell treatments carry risks, including infection, and have not been approved by the FDA."
 
