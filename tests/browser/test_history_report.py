@@ -20,24 +20,25 @@ def test_history_report_renders_its_chart_and_links(page, detector, tmp_path) ->
         wb = WaybackArchive(archive.base, dataclasses.replace(FAST, archive=ArchiveSettings(delay=0.0)),
                             allow_private=True, sleep=lambda s: None)
         history = read_history(detector, wb, TARGET)
-    # archived text is hostile input: a claim carrying markup must reach the page as text
-    evil = "<img src=x onerror=alert(1)> Our cells are FDA approved."
-    history.claims[0].text = evil
     report = tmp_path / "history.html"
     report.write_text(to_html(history), encoding="utf-8")
     page.goto(report.as_uri())
     assert page.evaluate("getComputedStyle(document.querySelector('.note')).borderLeftStyle") == "solid", \
         "the inline stylesheet must load under the report's CSP"
-    dots = page.locator("#chart circle")
-    assert dots.count() == len(history.timeline)
+    assert page.locator("#chart circle").count() == len(history.timeline)
     assert page.locator("#chart path.risk").get_attribute("d").startswith("M")
     assert page.locator("#snapshots tbody tr").count() == len(history.snapshots)
     assert "not read: timeout" in page.inner_text("#snapshots")
-    assert evil in page.inner_text("#claims")
-    assert page.locator("#claims img").count() == 0
     first = page.locator("#snapshots a").first.get_attribute("href")
     assert first.startswith(archive.base + "/web/20180115093000/")
     assert "gone by 2023-04-10" in page.inner_text("#claims") and "still on the page" in page.inner_text("#claims")
     page.set_viewport_size({"width": 1100, "height": 1500})
     page.screenshot(path=str(SHOTS / "history.png"), full_page=False)
+    # archived text is hostile input: a claim carrying markup must reach the page as text
+    evil = "<img src=x onerror=alert(1)> Our cells are FDA approved."
+    history.claims[0].text = evil
+    report.write_text(to_html(history), encoding="utf-8")
+    page.goto(report.as_uri())
+    assert evil in page.inner_text("#claims")
+    assert page.locator("img").count() == 0
     assert page.dialogs == []
