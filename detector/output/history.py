@@ -137,8 +137,8 @@ def to_text(history: History, max_claims: int = 40) -> str:
         lines.append(f"  [{c.id}] \"{c.text}\"")
         lines.append(f"      {_cats(c.categories)}; first seen {day(c.first_seen)}, last seen {day(c.last_seen)} "
                      f"({_n(len(c.snapshots), 'snapshot')}); {state}")
-        for w in c.wordings[1:]:
-            lines.append(f"      reworded {day(w['timestamp'])}: \"{w['text']}\"")
+        for w, nxt in zip(c.wordings, c.wordings[1:], strict=False):
+            lines.append(f"      worded until {day(nxt['timestamp'])}: \"{w['text']}\"")
     if len(history.claims) > max_claims:
         lines.append(f"  ... and {len(history.claims) - max_claims} more (use --format json for all)")
     if not history.claims:
@@ -207,7 +207,8 @@ def to_html(history: History) -> str:
                     "last": day(c.last_seen), "snapshots": len(c.snapshots), "still": c.still_present,
                     "gone": day(g) if (g := _gone(history, c)) else None,
                     "red": any(k in RED_FLAGS for k in c.categories),
-                    "wordings": [{"date": day(w["timestamp"]), "text": w["text"]} for w in c.wordings[1:]]}
+                    "wordings": [{"date": day(nxt["timestamp"]), "text": w["text"]}
+                                 for w, nxt in zip(c.wordings, c.wordings[1:], strict=False)]}
                    for c in history.claims]
     claims = {c["id"]: c for c in view_claims}
     moments = []
