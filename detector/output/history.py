@@ -198,6 +198,12 @@ def chart(history: History) -> dict[str, Any]:
             "ticks": [{"y": y(v), "label": str(v)} for v in (0, 50, 100)], "y50": y(50)}
 
 
+def _said(claim: TrackedClaim, ts: str, before: bool = False) -> str:
+    """The claim's wording at capture time ts (or just before it)."""
+    said = [w["text"] for w in claim.wordings if (w["timestamp"] < ts if before else w["timestamp"] <= ts)]
+    return said[-1] if said else claim.text
+
+
 def to_html(history: History) -> str:
     """One self-contained page: the chart, the moments claims appeared, changed and disappeared (each linked
     to its capture in the archive), every snapshot, and every claim with its first and last sighting."""
@@ -211,6 +217,7 @@ def to_html(history: History) -> str:
                                  for w, nxt in zip(c.wordings, c.wordings[1:], strict=False)]}
                    for c in history.claims]
     claims = {c["id"]: c for c in view_claims}
+    by_id = {c.id: c for c in history.claims}
     moments = []
     for m in history.timeline:
         s = history.snapshots[m["snapshot"]]
@@ -218,9 +225,11 @@ def to_html(history: History) -> str:
             continue
         moments.append({"date": day(m["timestamp"]), "href": s.archive_url, "snapshot": m["snapshot"],
                         "label": m["label"], "risk": m["risk_score"], "cls": css_class(m["label"]),
-                        "appeared": [claims[i] for i in m["appeared"]],
-                        "disappeared": [claims[i] for i in m["disappeared"]],
-                        "changed": [claims[i] for i in m["changed"]]})
+                        "appeared": [{**claims[i], "text": _said(by_id[i], m["timestamp"])} for i in m["appeared"]],
+                        "disappeared": [{**claims[i], "text": _said(by_id[i], m["timestamp"], before=True)}
+                                        for i in m["disappeared"]],
+                        "changed": [{**claims[i], "text": _said(by_id[i], m["timestamp"]),
+                                     "was": _said(by_id[i], m["timestamp"], before=True)} for i in m["changed"]]})
     snaps = []
     for n, s in enumerate(history.snapshots):
         v = s.verdict
