@@ -88,6 +88,9 @@ SETTINGS: dict[str, Bound] = {
     "web.max_tracked_clients": _count(1, 100_000_000),
     "web.body_timeout": _seconds(0.1, 3600),
     "web.workers": _count(0, 64, "processes"),
+    "archive.delay": _seconds(0, 3600),
+    "archive.max_snapshots": _count(2, 100_000, "snapshots"),
+    "archive.max_cdx_rows": _count(1, 100_000_000, "rows"),
 }
 
 OPTIONS: dict[str, Bound] = {
@@ -98,6 +101,7 @@ OPTIONS: dict[str, Bound] = {
     "--top": _count(0, 1_000_000),
     "--port": _count(1, 65_535),
     "--rate-limit": SETTINGS["web.requests_per_minute"],
+    "--max-snapshots": SETTINGS["archive.max_snapshots"],
 }
 
 

@@ -654,6 +654,79 @@ def show_settings(
         for r in rows), None)
 
 
+class Every(StrEnum):
+    capture = "capture"
+    month = "month"
+    year = "year"
+
+
+@app.command()
+def history(
+    url: str = typer.Argument(..., help="The page whose past to read (http or https), as the archive knows it."),
+    since: int | None = typer.Option(None, "--since", help="First year to read, e.g. 2018."),
+    until: int | None = typer.Option(None, "--until", help="Last year to read, e.g. 2023."),
+    every: Every = typer.Option(Every.capture, "--every", help="capture: every version of the page the archive "
+                                "holds; month or year: at most one new version a month or a year."),
+    max_snapshots: int | None = typer.Option(None, "--max-snapshots", help="Read at most N versions, spread evenly "
+                                             "over the years, always the first and the last (default 40)."),
+    archive: str | None = typer.Option(None, "--archive", help="The archive's address (default the Wayback "
+                                       "Machine, https://web.archive.org); it must answer /cdx/search/cdx and /web/ "
+                                       "as that does."),
+    delay: float | None = typer.Option(None, "--delay", help="Seconds between requests to the archive (default 4, "
+                                       "which it tolerates)."),
+    fmt: Format = typer.Option(Format.text, "--format", "-f", help="text (a timeline), json or html (a report with "
+                               "a chart)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the history here instead of stdout."),
+    db: Path | None = typer.Option(None, "--db", help="Record each version read as a run of this results store, "
+                                   "dated by when the archive captured it."),
+    allow_private: bool = typer.Option(False, "--allow-private", help="Allow an archive on a loopback/private "
+                                       "address (tests, intranet)."),
+    model_dir: Path | None = typer.Option(None, "--model-dir", help="Trained model directory (default models/)."),
+) -> None:
+    """What a page claimed over the years, from a web archive: when each claim appeared and disappeared; exit 2
+    if any version could not be read."""
+    from detector.history import capture_rows, read_history
+    from detector.output import history as render
+    from detector.source.archive import WaybackArchive
+
+    for option, year in (("--since", since), ("--until", until)):
+        if year is not None and not 1991 <= year <= 9999:
+            _fail(f"{option} {year}: give a year such as 2018 (the web began in 1991)")
+    if since is not None and until is not None and since > until:
+        _fail(f"--since {since} is after --until {until}")
+    _preflight({"--max-snapshots": max_snapshots, "--delay": delay}, (delay, allow_private), [output], [db])
+    if db is not None:
+        from detector.output.store import refuse_foreign
+
+        refuse_foreign(db)  # someone else's file is refused before an hour of polite requests, not after
+    detector = _detector(model_dir)
+    settings = load_settings()
+    limit = max_snapshots if max_snapshots is not None else settings.archive.max_snapshots
+    try:
+        source = WaybackArchive(archive, settings, allow_private=allow_private, delay=delay)
+    except StemcheckError as exc:
+        _fail(f"--archive: {exc}")
+    with _progress(limit) as bar:
+        task = bar.add_task("reading captures", total=None)
+        result = read_history(detector, source, url, since, until, every.value, limit,
+                              progress=lambda n, total, _s: bar.update(task, completed=n, total=total))
+    if db is not None:
+        from detector.output.store import ResultStore
+
+        with ResultStore(db) as store:
+            runs = [store.record_capture(row, captured, {"history_of": url, "archive": source.base})
+                    for row, captured in capture_rows(result)]
+        shown = ", ".join(str(r) for r in runs[:10]) + (", ..." if len(runs) > 10 else "")
+        err.print(f"recorded {len(runs)} captures in {db} as runs {shown}, each dated by its capture", markup=False)
+    text = {Format.json: render.to_json, Format.html: render.to_html, Format.text: render.to_text}[fmt](result)
+    _write(text, output)
+    for s in result.snapshots:
+        if s.error:
+            err.print(f"stemcheck: capture {s.timestamp} not read: {s.error}", markup=False)
+    if any(s.error for s in result.snapshots):
+        raise typer.Exit(2)
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (default loopback only)."),

@@ -29,6 +29,10 @@ class UnsafeURLError(FetchError):
     """A URL points somewhere stemcheck refuses to go (private address, odd scheme or port): SSRF guard."""
 
 
+class ArchiveError(InputError):
+    """A web archive's capture index cannot be used: unreadable, refused, or it holds no capture to read."""
+
+
 class RobotsDisallowedError(FetchError):
     """robots.txt forbids the URL for our user agent (or could not be read, which RFC 9309 treats alike)."""
 

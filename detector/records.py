@@ -358,3 +358,52 @@ class PageResult:
             condition_groups=list(v.condition_groups), products=list(v.products),
             disclosure=v.categories.get(DISCLOSURE, 0) > 0, claims=claims, **base,
         )
+
+
+@dataclass
+class Snapshot:
+    """One capture a history read from a web archive: where it is, its verdict, or why there is none.
+
+    `seen` holds every capture time with identical content (the archive's digest), so a page read once
+    still says how long the archive kept seeing it.
+    """
+
+    timestamp: str  # 14-digit CDX timestamp (UTC)
+    url: str  # the URL as archived
+    archive_url: str  # a link a reader can open
+    raw_url: str  # what was fetched (the page as archived, no banner)
+    digest: str
+    seen: list[str]
+    verdict: PageVerdict | None = None
+    error: str = ""
+    reason: str = ""
+    served_url: str = ""  # where the archive's redirects ended, when it served a neighbouring capture
+    content_sha256: str = ""
+
+
+@dataclass
+class TrackedClaim:
+    """One claim followed across captures: the same sentence after normalising, or a small edit of it."""
+
+    id: int
+    text: str  # the latest wording
+    categories: list[str]
+    first_seen: str
+    last_seen: str
+    snapshots: list[str]  # timestamps of the snapshots it is in
+    still_present: bool = False
+    wordings: list[dict[str, str]] = field(default_factory=list)  # {"timestamp", "text"} each time it changed
+
+
+@dataclass
+class History:
+    """A page's claims over time, from the captures of a web archive."""
+
+    url: str
+    archive: str
+    snapshots: list[Snapshot]
+    claims: list[TrackedClaim]
+    timeline: list[dict[str, Any]]  # per capture time in order: snapshot index, appeared/disappeared/changed ids
+    verdict_changes: list[dict[str, Any]]
+    index: dict[str, Any]  # what the capture index held: rows, unreadable rows, skipped counts
+    model_sha256: str = ""

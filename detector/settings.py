@@ -73,6 +73,20 @@ class CrawlSettings:
 
 
 @dataclass(frozen=True)
+class ArchiveSettings:
+    """Reading a web archive (`stemcheck history`): where it is and how gently to ask it.
+
+    The Wayback Machine throttles clients that ask faster than about 15 pages a minute, so the default
+    delay keeps under that; `max_snapshots` bounds one history to a few minutes of requests.
+    """
+
+    base: str = "https://web.archive.org"
+    delay: float = 4.0
+    max_snapshots: int = 40
+    max_cdx_rows: int = 200_000
+
+
+@dataclass(frozen=True)
 class ExtractSettings:
     """HTML-to-text limits: hostile pages must not exhaust memory or time."""
 
@@ -129,6 +143,7 @@ class Settings:
     nlp: NlpSettings = field(default_factory=NlpSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    archive: ArchiveSettings = field(default_factory=ArchiveSettings)
 
 
 SETTINGS_FILE_VAR = "STEMCHECK_SETTINGS"

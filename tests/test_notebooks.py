@@ -15,7 +15,8 @@ from detector.lab.evaluate import corpus_eval_pages, page_metrics, sentence_metr
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpora"
-NOTEBOOKS = ["01-corpus-overview.ipynb", "02-model-evaluation.ipynb", "03-triage-a-scan.ipynb"]
+NOTEBOOKS = ["01-corpus-overview.ipynb", "02-model-evaluation.ipynb", "03-triage-a-scan.ipynb",
+             "04-claims-over-time.ipynb"]
 CELL_TIMEOUT = 900  # a hang guard only: speed is measured in benchmarks/, never asserted here
 
 

@@ -495,3 +495,26 @@ def risk_bands(frame: pd.DataFrame, edges: Sequence[int] = (0, 25, 50, 75, 101))
     table.columns = ["not red flag", "red flag"]
     table.index.name = "risk score"
     return table
+
+
+def history_frames(history: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A `stemcheck history --format json` object as two tables: one row per snapshot (capture date, verdict,
+    risk, claim count, a column per category) and one row per claim (first and last seen as dates).
+
+    Dates are UTC timestamps, so both tables plot on one time axis; a snapshot that could not be read keeps
+    its row with its reason and no score.
+    """
+    snaps = []
+    for s in history["snapshots"]:
+        row = {"date": pd.Timestamp(s["date"]), "timestamp": s["timestamp"], "status": s["status"],
+               "verdict": s["verdict"], "risk_score": s["risk_score"], "claims": len(s["claims"]),
+               "identical_captures": s["identical_captures"], "reason": s["reason"], "archive_url": s["archive_url"]}
+        row.update({c: s["categories"].get(c, 0) for c in CATEGORIES})
+        snaps.append(row)
+    when = lambda ts: pd.Timestamp(f"{ts[:4]}-{ts[4:6]}-{ts[6:8]}T{ts[8:10]}:{ts[10:12]}:{ts[12:14]}Z")  # noqa: E731
+    claims = [{"id": c["id"], "text": c["text"], "categories": ", ".join(c["categories"]),
+               "first_seen": when(c["first_seen"]), "last_seen": when(c["last_seen"]),
+               "snapshots": len(c["snapshots"]), "still_present": c["still_present"],
+               "reworded": len(c["wordings"]) - 1} for c in history["claims"]]
+    columns = ["id", "text", "categories", "first_seen", "last_seen", "snapshots", "still_present", "reworded"]
+    return pd.DataFrame(snaps), pd.DataFrame(claims, columns=columns)

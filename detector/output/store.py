@@ -32,7 +32,7 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS runs (
     model_sha256 TEXT NOT NULL,
     inputs TEXT NOT NULL,
     options TEXT NOT NULL,
-    summary TEXT
+    summary TEXT,
+    captured TEXT
 );
 CREATE TABLE IF NOT EXISTS pages (
     page_id INTEGER PRIMARY KEY,
@@ -116,6 +117,8 @@ WHERE r.status = 'finished' AND s.run_id = (
 """
 
 
+# When what a run read was on the web: the archive's capture time, else the scan's start.
+AS_OF = "COALESCE(r.captured, r.started)"
 APPLICATION_ID = 0x5354434B  # "STCK" in the SQLite header: this file is a stemcheck results store
 OUR_TABLES = frozenset({"meta", "runs", "pages", "claims", "flags", "sites"})
 
@@ -246,6 +249,7 @@ class ResultStore:
 
         1 -> 2: claims keep their evidence (JSON); pages and sites keep their verdict label (old rows get the
         label their score and verdict give under the default review line).
+        2 -> 3: runs keep the time a web archive captured what they read (`captured`, empty for live scans).
         """
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
@@ -259,6 +263,8 @@ class ResultStore:
                         f"UPDATE {table} SET label = CASE WHEN {red} > 0 THEN ? WHEN risk_score >= ? THEN ? "
                         f"ELSE ? END WHERE label IS NULL AND risk_score IS NOT NULL",
                         (RED_FLAG_LABEL, REVIEW_SCORE, REVIEW_LABEL, LOW_LABEL))
+            if version < 3 and "captured" not in {r["name"] for r in self.db.execute("PRAGMA table_info(runs)")}:
+                self.db.execute("ALTER TABLE runs ADD COLUMN captured TEXT")
             self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
             self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         log.info("%s: results store migrated from schema %d to %d", self.path, version, SCHEMA_VERSION)
@@ -299,12 +305,17 @@ class ResultStore:
         return {r[0] for r in self.db.execute("SELECT item_key FROM pages WHERE run_id=?", (run_id,))}
 
     def runs(self) -> list[dict]:
-        return [dict(r) for r in self.db.execute("SELECT * FROM runs ORDER BY run_id")]
+        """Every run in id order, with `as_of`: when what it read was on the web (capture time, else start)."""
+        return [dict(r) for r in self.db.execute(f"SELECT r.*, {AS_OF} AS as_of FROM runs r ORDER BY run_id")]
 
     def resolve_run(self, ref: str) -> int:
-        """A run id, 'latest', 'previous', or a date (YYYY-MM-DD: the last finished run started that day or before)."""
+        """A run id, 'latest', 'previous', or a date (YYYY-MM-DD: the last finished run as of that day or before).
+
+        Runs are ordered by when what they read was on the web (`as_of`), so a history of archived captures
+        never becomes 'latest' over a live scan made after them."""
         ref = ref.strip()
-        finished = [r for r in self.runs() if r["status"] == "finished"]
+        finished = sorted((r for r in self.runs() if r["status"] == "finished"),
+                          key=lambda r: (r["as_of"], r["run_id"]))
         if ref.isascii() and ref.isdigit():  # "²".isdigit() is True, int("²") is not
             if not any(r["run_id"] == int(ref) for r in self.runs()):
                 raise InputError(f"run {ref}: no such run in {self.path}")
@@ -318,9 +329,9 @@ class ResultStore:
             day = datetime.fromisoformat(ref).date().isoformat()
         except ValueError as exc:
             raise InputError(f"{ref!r}: expected a run id, 'latest', 'previous' or a date YYYY-MM-DD") from exc
-        before = [r for r in finished if r["started"][:10] <= day]
+        before = [r for r in finished if r["as_of"][:10] <= day]
         if not before:
-            raise InputError(f"{ref}: no finished run started on or before that date")
+            raise InputError(f"{ref}: no finished run as of that date or before")
         return int(before[-1]["run_id"])
 
     # -- pages --------------------------------------------------------------------------------------
@@ -438,12 +449,12 @@ class ResultStore:
             "SELECT site, risk_score FROM sites WHERE run_id=?", (run_id,))}
 
     def site_rows(self, site: str | None = None, until: str = "") -> list[sqlite3.Row]:
-        """Site rows of finished runs (with the run's start time), oldest run first; one site or all, and only
-        runs started on or before `until` (YYYY-MM-DD) when given."""
+        """Site rows of finished runs (with the run's start, capture and as-of times), oldest first by when what
+        they read was on the web; one site or all, and only up to `until` (YYYY-MM-DD) when given."""
         return self.db.execute(
-            "SELECT s.*, r.started FROM sites s JOIN runs r ON r.run_id = s.run_id WHERE r.status = 'finished' "
-            "AND (? IS NULL OR s.site = ?) AND (? = '' OR substr(r.started, 1, 10) <= ?) ORDER BY s.run_id",
-            (site, site, until, until)).fetchall()
+            f"SELECT s.*, r.started, r.captured, {AS_OF} AS as_of FROM sites s JOIN runs r ON r.run_id = s.run_id "
+            f"WHERE r.status = 'finished' AND (? IS NULL OR s.site = ?) AND (? = '' OR substr({AS_OF}, 1, 10) <= ?) "
+            f"ORDER BY {AS_OF}, s.run_id", (site, site, until, until)).fetchall()
 
     def made_flags(self, run_id: int, site: str, limit: int = 500) -> list[sqlite3.Row]:
         """The flags a site's pages made themselves in one run, riskiest page first, with their evidence."""
@@ -508,6 +519,24 @@ class ResultStore:
         self.add(run_id, pages)
         self.finish_run(run_id, {"analysed": len(report.analysed), "failed": len(pages) - len(report.analysed),
                                  "red_flag": report.red_flag_pages, "kind": "site crawl"})
+        return run_id
+
+    @_writes
+    def record_capture(self, page: PageResult, captured: str, options: dict) -> int:
+        """A page read from a web archive as a run of its own, dated `captured` (UTC ISO) beside its recording
+        time, so it sits in history at its capture time and never poses as the latest live scan. Recording
+        the same capture under the same model again returns the earlier run; an unread capture is a failed run."""
+        run_key = hashlib.sha256(f"capture:{page.item_key}:{page.model_sha256}".encode()).hexdigest()
+        row = self.db.execute("SELECT run_id, status FROM runs WHERE run_key=? AND status != 'running' "
+                              "ORDER BY run_id DESC", (run_key,)).fetchone()
+        if row is not None and (row["status"] == "finished" or page.status != "analysed"):
+            return int(row["run_id"])  # a capture that failed before and is read now gets a run of its own
+        run_id, _ = self.open_run(run_key, page.model_sha256, [page.source], {"kind": "archive capture", **options})
+        self.db.execute("UPDATE runs SET captured=? WHERE run_id=?", (captured, run_id))
+        self.add(run_id, [page])
+        ok = page.status == "analysed"
+        self.finish_run(run_id, {"kind": "archive capture", "analysed": int(ok), "failed": int(not ok),
+                                 "red_flag": int(bool(page.red_flag))}, "finished" if ok else "failed")
         return run_id
 
     def integrity(self) -> str:

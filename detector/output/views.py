@@ -156,7 +156,8 @@ def _site_reasons(report: SiteReport) -> list[str]:
         out.append(f"The site scores as its worst page: {worst[0].url} ({v.risk_score}/100).")  # type: ignore[union-attr]
     n = len({claim.text for _, claim in report.flagged_claims()})
     if n:
-        out.append(f"{n} distinct red-flag sentences on {report.red_flag_pages} red-flag pages"
+        k = report.red_flag_pages
+        out.append(f"{n} distinct red-flag sentence{'s' if n != 1 else ''} on {k} red-flag page{'s' if k != 1 else ''}"
                    f" of {len(report.analysed)} analysed.")
     if not report.categories.get(DISCLOSURE):
         out.append("No page discloses a risk, a limit or the approval status.")

@@ -44,7 +44,8 @@ def _day(value: str | None, name: str) -> str | None:
 def _site_row(row: Any) -> dict[str, Any]:
     cats = json.loads(row["categories"] or "{}")
     return {
-        "site": row["site"], "run_id": row["run_id"], "scanned": row["started"], "risk_score": row["risk_score"],
+        "site": row["site"], "run_id": row["run_id"], "scanned": row["as_of"], "captured": row["captured"],
+        "risk_score": row["risk_score"],
         "pages": row["pages"], "analysed": row["analysed"], "red_flag_pages": row["red_flag_pages"],
         "worst_page": row["worst_page"], "categories": {k: v for k, v in cats.items() if v},
         "condition_groups": json.loads(row["condition_groups"] or "[]"),

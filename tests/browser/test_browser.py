@@ -32,11 +32,14 @@ def test_check_whole_site_then_download_the_report(page, web_app: str, clinic: s
     marks = page.locator("mark.flag")
     assert marks.count() >= 3
     assert page.locator("#strongest .claim").count() == 3, "the report opens with the strongest evidence"
-    assert "regenerates damaged discs" not in page.inner_text("#report"), "the rest is folded"
+    folded = page.locator("#all-claims")
+    assert folded.get_attribute("open") is None and not folded.locator(".claim").first.is_visible(), \
+        "the rest is folded"
     page.set_viewport_size({"width": 1280, "height": 1700})
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(SHOTS / "check.png"), full_page=False)
     page.click("#all-claims > summary")
+    assert folded.locator(".claim").first.is_visible()
     assert "regenerates damaged discs" in page.inner_text("#report")
     assert "codebook: " in page.inner_text("#report")  # the rule behind each flag, in words
     assert "human verification" in page.inner_text(".note >> nth=0")

@@ -55,6 +55,8 @@ BAD_NUMBERS = [
     (["serve", "--port", "99999"], "--port 99999"),
     (["serve", "--port", "-1"], "--port -1"),
     (["demo", "--top", "-3"], "--top -3"),
+    (["history", "http://127.0.0.1:1/", "--max-snapshots", "0"], "--max-snapshots 0"),
+    (["history", "http://127.0.0.1:1/", "--delay", "-1"], "--delay -1"),
 ]
 
 
@@ -68,7 +70,8 @@ def test_numbers_out_of_bounds_are_one_line(tmp_path: Path, args: list[str], wor
     ["scan", "{urls}", "--delay", "0.1"],
     ["check", "http://127.0.0.1:1/", "--site", "--delay", "0.05"],
     ["crawl", "http://127.0.0.1:1/", "-o", "{tmp}/x.warc.gz", "--delay", "0"],
-], ids=["scan-url-list", "check-site", "crawl"])
+    ["history", "https://clinic.example/", "--delay", "0.1"],
+], ids=["scan-url-list", "check-site", "crawl", "history"])
 def test_an_impolite_delay_needs_allow_private(tmp_path: Path, args: list[str]) -> None:
     urls = tmp_path / "urls.txt"
     urls.write_text("http://127.0.0.1:1/\n")
@@ -80,7 +83,8 @@ def test_an_impolite_delay_needs_allow_private(tmp_path: Path, args: list[str]) 
                                             ("STEMCHECK_FETCH_TOTAL_TIMEOUT", "nan"),
                                             ("STEMCHECK_FETCH_ALLOWED_PORTS", "80,99999"),
                                             ("STEMCHECK_WEB_REQUESTS_PER_MINUTE", "0"),
-                                            ("STEMCHECK_EXTRACT_MAX_HTML_BYTES", "lots")])
+                                            ("STEMCHECK_EXTRACT_MAX_HTML_BYTES", "lots"),
+                                            ("STEMCHECK_ARCHIVE_MAX_SNAPSHOTS", "1")])
 def test_a_bad_setting_names_its_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
     monkeypatch.setenv(variable, value)
     one_line_refusal(RUNNER.invoke(app, ["check", str(PAGE)]), variable)

@@ -161,7 +161,8 @@ def test_cli_refuses_a_foreign_db_in_one_line(tmp_path):
     path = tmp_path / "theirs.sqlite"
     FOREIGN["a-foreign-runs-table"](path)
     before = path.read_bytes()
-    for args in (["scan", str(CORPUS / "pages" / "pc-01.html"), "--db", str(path)], ["diff", "1", "--db", str(path)]):
+    for args in (["scan", str(CORPUS / "pages" / "pc-01.html"), "--db", str(path)], ["diff", "1", "--db", str(path)],
+                 ["history", "https://clinic.example/", "--db", str(path)]):
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 2 and "refusing to touch it" in result.stderr, result.output
         assert "Traceback" not in result.output and len(result.stderr.strip().splitlines()) == 1
