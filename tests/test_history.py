@@ -176,6 +176,7 @@ def test_an_older_store_is_migrated_and_keeps_its_runs(tmp_path: Path, version: 
     con = sqlite3.connect(path)
     drops = [("runs", "captured")] + ([("claims", "evidence"), ("pages", "label"), ("sites", "label")]
                                       if version == 1 else [])
+    con.execute("DROP VIEW latest_site_verdicts")  # older stores had no view (it reads runs.captured)
     for table, column in drops:
         con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     con.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(version),))
@@ -189,6 +190,8 @@ def test_an_older_store_is_migrated_and_keeps_its_runs(tmp_path: Path, version: 
         capture = store.record_capture(_row(TARGET, 90, "FDA approved.", "2019"), "2019-01-01T00:00:00+00:00", {})
         assert store.resolve_run("latest") == live and store.resolve_run("previous") == capture
         assert store.site_rows()[0]["risk_score"] == 90  # oldest first: the 2019 capture
+        latest = store.db.execute("SELECT run_id FROM latest_site_verdicts").fetchall()
+        assert [r[0] for r in latest] == [live], "the view is back, and a 2019 capture is not the latest verdict"
     assert ResultStore(path).db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 

@@ -235,6 +235,9 @@ def test_a_store_written_before_the_view_resumes_and_reuses(tmp_path):
     with sqlite3.connect(db) as con:  # as an older stemcheck left it, interrupted after one page
         con.execute("PRAGMA foreign_keys=ON")
         con.execute("DROP VIEW latest_site_verdicts")
+        con.execute("ALTER TABLE runs DROP COLUMN captured")  # schema 2: no capture time, no view
+        con.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
+        con.execute("PRAGMA user_version=2")
         con.execute("UPDATE runs SET status='running', finished=NULL, summary=NULL")
         con.execute("DELETE FROM sites")
         con.execute("DELETE FROM pages WHERE item_key LIKE '%pc-02.html'")

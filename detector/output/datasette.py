@@ -34,6 +34,8 @@ TABLES: dict[str, dict[str, Any]] = {
             "options": "How it was scanned" + _JSON + ".",
             "summary": "Counts: analysed, irrelevant, skipped, failed, red_flag, reused, repeated, seconds" + _JSON
                        + ".",
+            "captured": "For a page read from a web archive (stemcheck history --db): when the archive captured "
+                        "it (UTC); empty for live scans. Runs are ordered by this time, else by started.",
         },
     },
     "pages": {
@@ -132,7 +134,8 @@ TABLES: dict[str, dict[str, Any]] = {
             "products": "Cell products" + _JSON + ".",
             "disclosure": "1 when any page carries an honest disclosure.",
             "run_id": "The run the verdict comes from.",
-            "scanned": "When that run started (UTC).",
+            "scanned": "When what that run read was on the web (UTC): the capture time for an archived version, "
+                       "else when the run started.",
         },
     },
     "meta": {

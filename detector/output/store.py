@@ -107,18 +107,25 @@ CREATE TABLE IF NOT EXISTS sites (
     label TEXT,
     PRIMARY KEY (run_id, site)
 );
-CREATE VIEW IF NOT EXISTS latest_site_verdicts AS
-SELECT s.site, s.label AS verdict, s.risk_score, s.red_flag_pages, s.analysed, s.pages, s.worst_page, s.categories,
-       s.condition_groups, s.products, s.disclosure, s.run_id, r.started AS scanned
-FROM sites s JOIN runs r ON r.run_id = s.run_id
-WHERE r.status = 'finished' AND s.run_id = (
-    SELECT max(s2.run_id) FROM sites s2 JOIN runs r2 ON r2.run_id = s2.run_id
-    WHERE s2.site = s.site AND r2.status = 'finished');
 """
 
 
 # When what a run read was on the web: the archive's capture time, else the scan's start.
 AS_OF = "COALESCE(r.captured, r.started)"
+
+# Each site's verdict in its latest finished run, "latest" by when what it read was on the web (an archive
+# capture sits at its capture time, never as the latest scan). Created with the store, or by the migration
+# that added `runs.captured`, which it reads.
+LATEST_VIEW = """
+CREATE VIEW IF NOT EXISTS latest_site_verdicts AS
+SELECT s.site, s.label AS verdict, s.risk_score, s.red_flag_pages, s.analysed, s.pages, s.worst_page, s.categories,
+       s.condition_groups, s.products, s.disclosure, s.run_id, COALESCE(r.captured, r.started) AS scanned
+FROM sites s JOIN runs r ON r.run_id = s.run_id
+WHERE r.status = 'finished' AND s.run_id = (
+    SELECT s2.run_id FROM sites s2 JOIN runs r2 ON r2.run_id = s2.run_id
+    WHERE s2.site = s.site AND r2.status = 'finished'
+    ORDER BY COALESCE(r2.captured, r2.started) DESC, s2.run_id DESC LIMIT 1);
+"""
 APPLICATION_ID = 0x5354434B  # "STCK" in the SQLite header: this file is a stemcheck results store
 OUR_TABLES = frozenset({"meta", "runs", "pages", "claims", "flags", "sites"})
 
@@ -207,7 +214,7 @@ def _created(schema: str, fresh: bool) -> str:
     scans creating one store at once never see half a table set (which would look foreign)."""
     if not fresh:
         return schema  # ours already: no write lock just to open it (the web app reads beside a scan)
-    return (f"BEGIN IMMEDIATE;\n{schema}\nPRAGMA application_id={APPLICATION_ID};\n"
+    return (f"BEGIN IMMEDIATE;\n{schema}\n{LATEST_VIEW}\nPRAGMA application_id={APPLICATION_ID};\n"
             f"PRAGMA user_version={SCHEMA_VERSION};\n"
             f"INSERT OR IGNORE INTO meta VALUES ('schema_version', '{SCHEMA_VERSION}');\nCOMMIT;")
 
@@ -249,7 +256,8 @@ class ResultStore:
 
         1 -> 2: claims keep their evidence (JSON); pages and sites keep their verdict label (old rows get the
         label their score and verdict give under the default review line).
-        2 -> 3: runs keep the time a web archive captured what they read (`captured`, empty for live scans).
+        2 -> 3: runs keep the time a web archive captured what they read (`captured`, empty for live scans),
+        and the view of each site's latest verdict orders runs by it.
         """
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
@@ -265,6 +273,8 @@ class ResultStore:
                         (RED_FLAG_LABEL, REVIEW_SCORE, REVIEW_LABEL, LOW_LABEL))
             if version < 3 and "captured" not in {r["name"] for r in self.db.execute("PRAGMA table_info(runs)")}:
                 self.db.execute("ALTER TABLE runs ADD COLUMN captured TEXT")
+            self.db.execute("DROP VIEW IF EXISTS latest_site_verdicts")
+            self.db.execute(LATEST_VIEW)
             self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
             self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         log.info("%s: results store migrated from schema %d to %d", self.path, version, SCHEMA_VERSION)
