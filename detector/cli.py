@@ -104,7 +104,7 @@ def _crash_log(command: str, inputs: list[str], exc: BaseException) -> str:
     try:
         fd, path = tempfile.mkstemp(prefix=f"stemcheck-{command}-", suffix=".log")
         with open(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
-            from detector import __version__
+            from detector.version import __version__
 
             fh.write(f"stemcheck {__version__} {command} at {datetime.now(UTC).isoformat()}\n")
             fh.write(f"arguments: {sys.argv[1:]!r}\ninputs: {inputs!r}\n\n")
@@ -144,7 +144,7 @@ def _detector(model_dir: Path | None):  # noqa: ANN202
 
 def _version(value: bool) -> None:
     if value:
-        from detector import __version__
+        from detector.version import __version__
 
         print(f"stemcheck {__version__}")
         raise typer.Exit()

@@ -113,8 +113,8 @@ def to_html(
 ) -> str:
     """One self-contained page: no scripts, no external resources, every scraped string escaped. It opens with
     the verdicts; a summary table appears only when there is more than one to compare."""
-    from detector import __version__
     from detector.output.views import site_view, verdict_view
+    from detector.version import __version__
 
     views = [site_view(s) for s in sites or []] + [verdict_view("page", v, v.page) for v in verdicts]
     summary = [{"target": v["target"], "label": v["label"], "cls": v["cls"], "risk_score": v["risk_score"]}
@@ -191,7 +191,7 @@ def diff_text(run_a: int, run_b: int, changes: list[dict]) -> str:
 
 def diff_html(run_a: int, run_b: int, changes: list[dict]) -> str:
     """The same comparison as one self-contained page (report.css, no scripts, every string escaped)."""
-    from detector import __version__
+    from detector.version import __version__
 
     for d in changes:
         d["summary"] = _score_change(d)

@@ -19,13 +19,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from detector import __version__
 from detector.digest import sha256_file
 from detector.errors import InputError, StemcheckError
 from detector.guard import open_regular, write_error
 from detector.records import WarcEvent
 from detector.source.fetch import Response
 from detector.source.warcfile import Damage, RawRecord, looks_like_warc, read_records
+from detector.version import __version__
 
 if TYPE_CHECKING:  # warcio loads only when a WARC is read or written: `check page.html` never pays for it
     from warcio.recordloader import ArcWarcRecord, ArcWarcRecordLoader
