@@ -16,13 +16,15 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
-
-from pydantic import BeforeValidator, ValidationError, create_model
-from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Annotated, Any
 
 from detector.bounds import check_setting
 from detector.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+    from pydantic_settings import BaseSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -161,39 +163,51 @@ def _ints(raw: object) -> object:
     return raw
 
 
-class _Environment(EnvSettingsSource):
-    """The environment pydantic-settings reads: os.environ, or the mapping load_settings was given (tests)."""
+@cache
+def _pydantic() -> SimpleNamespace:
+    """pydantic-settings, imported only when a settings file or a STEMCHECK_* variable is there to read: it costs
+    a fifth of a CPU-second, which a cold `stemcheck check` with the defaults need not pay."""
+    from pydantic import BeforeValidator, ValidationError, create_model
+    from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
 
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        environ = _ENVIRON.get(os.environ)
-        return {k.lower(): v for k, v in environ.items()}
+    class _Environment(EnvSettingsSource):
+        """The environment pydantic-settings reads: os.environ, or the mapping load_settings was given (tests)."""
 
+        def _load_env_vars(self) -> Mapping[str, str | None]:
+            environ = _ENVIRON.get(os.environ)
+            return {k.lower(): v for k, v in environ.items()}
 
-class _Section(BaseSettings):
-    model_config = SettingsConfigDict(case_sensitive=False, extra="forbid", validate_default=False)
+    class _Section(BaseSettings):
+        model_config = SettingsConfigDict(case_sensitive=False, extra="forbid", validate_default=False)
 
-    @classmethod
-    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: Any, env_settings: Any,
-                                   dotenv_settings: Any, file_secret_settings: Any) -> tuple[Any, ...]:
-        # The file's values arrive as init values; the environment outranks them.
-        return (_Environment(settings_cls), init_settings)
+        @classmethod
+        def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: Any,
+                                       env_settings: Any, dotenv_settings: Any, file_secret_settings: Any,
+                                       ) -> tuple[Any, ...]:
+            # The file's values arrive as init values; the environment outranks them.
+            return (_Environment(settings_cls), init_settings)
+
+    return SimpleNamespace(BeforeValidator=BeforeValidator, ValidationError=ValidationError,
+                           create_model=create_model, NoDecode=NoDecode, SettingsConfigDict=SettingsConfigDict,
+                           Section=_Section)
 
 
 @cache
 def _source(section: str) -> type[BaseSettings]:
     """A pydantic-settings model mirroring one section's dataclass, with its STEMCHECK_<SECTION>_ prefix."""
+    pd = _pydantic()
     cls = next(f for f in dataclasses.fields(Settings) if f.name == section).default_factory  # type: ignore[misc]
     hints = typing.get_type_hints(cls)
     fields: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         kind = hints[f.name]
         if typing.get_origin(kind) is tuple:
-            kind = Annotated[kind, NoDecode, BeforeValidator(_ints)]
+            kind = Annotated[kind, pd.NoDecode, pd.BeforeValidator(_ints)]
         fields[f.name] = (kind, getattr(cls(), f.name))
-    base = type(f"{cls.__name__}Base", (_Section,), {
-        "model_config": SettingsConfigDict(env_prefix=f"STEMCHECK_{section.upper()}_", case_sensitive=False,
-                                           extra="forbid")})
-    return create_model(f"{cls.__name__}Source", __base__=base, **fields)
+    base = type(f"{cls.__name__}Base", (pd.Section,), {
+        "model_config": pd.SettingsConfigDict(env_prefix=f"STEMCHECK_{section.upper()}_", case_sensitive=False,
+                                              extra="forbid")})
+    return pd.create_model(f"{cls.__name__}Source", __base__=base, **fields)
 
 
 def _read_file(path: Path) -> dict[str, dict]:
@@ -217,6 +231,8 @@ def resolve_settings(environ: Mapping[str, str] | None = None, file: Path | None
     env = os.environ if environ is None else environ
     if file is None and env.get(SETTINGS_FILE_VAR):
         file = Path(env[SETTINGS_FILE_VAR])
+    if file is None and not any(k.upper().startswith("STEMCHECK_") for k in env):
+        return Settings(), {}  # nothing to read: the defaults, without importing pydantic-settings
     data = _read_file(file) if file is not None else {}
     sections, origin = {}, {}
     token = _ENVIRON.set(env)
@@ -226,7 +242,7 @@ def resolve_settings(environ: Mapping[str, str] | None = None, file: Path | None
             given = data.get(sec.name, {})
             try:
                 values = _source(sec.name)(**given).model_dump()
-            except ValidationError as exc:
+            except _pydantic().ValidationError as exc:
                 raise _config_error(exc, sec.name, env, given, file) from exc
             changes = {k: v for k, v in values.items() if v != getattr(default, k)}
             for name, value in changes.items():

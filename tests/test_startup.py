@@ -39,3 +39,14 @@ def test_saved_default_tokenizer_and_a_custom_one_both_load(tmp_path):
     custom = load_nlp(tmp_path / "custom")
     assert [t.text for t in custom("stemcells")] == ["stem", "cells"]
     assert [t.text for t in spacy.blank("en")("stemcells")] == ["stemcells"]
+
+
+def test_default_settings_do_not_import_pydantic_but_a_variable_is_still_read():
+    code = ("import sys; from detector.settings import load_settings; s = load_settings({}); "
+            "print('pydantic' in sys.modules, s.fetch.max_bytes); "
+            "s = load_settings({'STEMCHECK_FETCH_MAX_BYTES': '1000000'}); "
+            "print('pydantic' in sys.modules, s.fetch.max_bytes)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    first, second = out.stdout.split("\n")[:2]
+    assert first.split()[0] == "False", "the defaults need no pydantic-settings"
+    assert second == "True 1000000", "a STEMCHECK_* variable is read through pydantic-settings"
