@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from detector.check import Detector
+from detector.guard import write_text
 from detector.lab import train as T
 from detector.lab.corpus import corpus_hash
 from detector.lab.evaluate import page_metrics, realworld_pages
@@ -106,7 +107,7 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     if args.out:
-        args.out.write_text(json.dumps(rows, indent=1) + "\n")
+        write_text(args.out, json.dumps(rows, indent=1) + "\n")
 
 
 if __name__ == "__main__":

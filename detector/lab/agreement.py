@@ -23,6 +23,7 @@ from pathlib import Path
 from sklearn.metrics import cohen_kappa_score
 
 from detector.categories import CATEGORIES, RED_FLAGS
+from detector.guard import write_text
 from detector.lab.corpus import read_jsonl
 from detector.settings import REPO_ROOT
 
@@ -144,7 +145,7 @@ def main() -> None:
         rows = read_jsonl(path)
         for row in rows:
             row.update(updates.get(row["id"], {}))
-        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     print(f"adjudicated {len(pages)} pages")
 
 

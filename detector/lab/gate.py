@@ -11,6 +11,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from detector.guard import write_text
 from detector.lab.corpus import load_sentences
 from detector.settings import REPO_ROOT
 
@@ -57,7 +58,7 @@ def record(metrics: dict, corpus_dir: Path) -> dict:
         "minimums": {k: round(v - MARGIN, 3) for k, v in mins.items()},
         "targets": TARGETS,
     }
-    GATE_FILE.write_text(json.dumps(gate, indent=2) + "\n")
+    write_text(GATE_FILE, json.dumps(gate, indent=2) + "\n")
     return gate
 
 

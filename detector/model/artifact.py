@@ -21,6 +21,7 @@ from spacy.language import Language
 
 from detector.digest import sha256_file
 from detector.errors import ModelError
+from detector.guard import atomic_write, write_text
 from detector.model.linear import LinearClaimModel, LinearConfig
 from detector.model.page_model import PageModel
 from detector.model.rules import ScoringRules
@@ -79,22 +80,25 @@ def save_bundle(model_dir: Path, nlp: Language, claim_model: LinearClaimModel, p
     claim_dir = model_dir / CLAIM_DIR
     claim_dir.mkdir(exist_ok=True)
     cfg = asdict(claim_model.config)
-    (claim_dir / "config.json").write_text(json.dumps(cfg, indent=1, sort_keys=True) + "\n")
+    write_text(claim_dir / "config.json", json.dumps(cfg, indent=1, sort_keys=True) + "\n")
     vocab = {name: sorted(v, key=v.get) for name, v in (
         ("word", claim_model.word_vocab), ("char", claim_model.char_vocab), ("named", claim_model.dict_vocab))}
-    (claim_dir / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False, separators=(",", ":")) + "\n")
+    write_text(claim_dir / "vocab.json", json.dumps(vocab, ensure_ascii=False, separators=(",", ":")) + "\n")
     for name in _ARRAYS:
-        with (claim_dir / f"{name}.npy").open("wb") as fh:
+        with atomic_write(claim_dir / f"{name}.npy") as fh:
             np.save(fh, np.ascontiguousarray(getattr(claim_model, name)), allow_pickle=False)
-    (model_dir / PAGE_MODEL_FILE).write_text(json.dumps(page_model.to_dict(), indent=1) + "\n")
-    (model_dir / RULES_FILE).write_bytes(rules_path.read_bytes())
+    write_text(model_dir / PAGE_MODEL_FILE, json.dumps(page_model.to_dict(), indent=1) + "\n")
+    with atomic_write(model_dir / RULES_FILE) as fh:
+        fh.write(rules_path.read_bytes())
     nlp.to_disk(model_dir / NLP_DIR)
     for stale in ("classifier.joblib", "page_model.joblib"):  # the pickles of earlier versions
         (model_dir / stale).unlink(missing_ok=True)
     meta = dict(metadata)
     meta["files"] = _manifest(model_dir)
     meta["sha256"] = bundle_digest(meta["files"])
-    (model_dir / METADATA_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    # Written last and whole: a training run killed before this line leaves files that no longer match the
+    # previous metadata, so loading refuses them (a hash mismatch naming the file), never a mixed bundle.
+    write_text(model_dir / METADATA_FILE, json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return meta
 
 
