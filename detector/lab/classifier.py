@@ -21,7 +21,7 @@ from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
 from detector.categories import CATEGORIES
 from detector.model.features import claim_features
-from detector.model.linear import LinearClaimModel, LinearConfig
+from detector.model.linear import LinearClaimModel, LinearConfig, char_wb_grams
 from detector.records import Claim
 
 _WHITESPACE = re.compile(r"\s\s+")
@@ -49,14 +49,7 @@ def char_transform(vec: TfidfVectorizer, texts: list[str]) -> sparse.csr_matrix:
         for word in doc.split():
             ids = cache.get(word)
             if ids is None:
-                w = f" {word} "
-                grams = []
-                for n in range(lo, hi + 1):
-                    if len(w) <= n:  # sklearn counts a word no longer than n once, then stops
-                        grams.append(w[:n])
-                        break
-                    grams.extend(w[i : i + n] for i in range(len(w) - n + 1))
-                ids = cache[word] = [vocab[g] for g in grams if g in vocab]
+                ids = cache[word] = [vocab[g] for g in char_wb_grams(word, lo, hi) if g in vocab]
             indices.extend(ids)
         indptr.append(len(indices))
     counts = sparse.csr_matrix(

@@ -25,6 +25,19 @@ EVIDENCE_WORDS = 4
 MIN_CONTRIBUTION = 0.02
 
 
+def char_wb_grams(word: str, lo: int, hi: int) -> list[str]:
+    """Character n-grams of one whitespace-separated word by sklearn's `char_wb` rule, so the lab and the
+    runtime build the same columns."""
+    w = f" {word} "
+    grams: list[str] = []
+    for n in range(lo, hi + 1):
+        if len(w) <= n:  # sklearn counts a word no longer than n once, then stops
+            grams.append(w[:n])
+            break
+        grams.extend(w[i : i + n] for i in range(len(w) - n + 1))
+    return grams
+
+
 @dataclass
 class LinearConfig:
     """How text becomes features; must match the vectorizers the model was trained with."""
@@ -74,13 +87,7 @@ class LinearClaimModel:
         ids = self._gram_cache.get(word)
         if ids is None:
             lo, hi = self.config.char_ngrams or (0, -1)
-            w = f" {word} "
-            grams = []
-            for n in range(lo, hi + 1):
-                if len(w) <= n:  # sklearn counts a word no longer than n once, then stops
-                    grams.append(w[:n])
-                    break
-                grams.extend(w[i : i + n] for i in range(len(w) - n + 1))
+            grams = char_wb_grams(word, lo, hi)
             vocab = self.char_vocab
             ids = [vocab[g] for g in grams if g in vocab]
             if len(self._gram_cache) > 200_000:

@@ -18,6 +18,22 @@ from detector.categories import CATEGORIES
 
 _JSON = " (JSON text)"
 
+_SITE_COLUMNS: dict[str, str] = {
+    "run_id": "The run.",
+    "site": "Registered domain.",
+    "risk_score": "The worst page's score: a site is as risky as the worst thing it tells patients.",
+    "pages": "Pages read: analysed, gated out, or read but not analysable (links never fetched are not "
+             "pages).",
+    "analysed": "Pages analysed.",
+    "red_flag_pages": "Pages with a red-flag verdict.",
+    "worst_page": "URL of the riskiest page.",
+    "categories": "Distinct claims per category across the site" + _JSON + ".",
+    "condition_groups": "Condition groups named on the site" + _JSON + ".",
+    "products": "Cell products named on the site" + _JSON + ".",
+    "disclosure": "1 when any page carries an honest disclosure.",
+    "label": "RED FLAG, review or low risk.",
+}
+
 TABLES: dict[str, dict[str, Any]] = {
     "runs": {
         "description": "One row per scan (or site check). A scan started again with the same arguments resumes "
@@ -100,40 +116,16 @@ TABLES: dict[str, dict[str, Any]] = {
         "description": "One row per site per finished run: the site verdict (its worst page's score).",
         "facets": ["label", "disclosure", "run_id"],
         "label_column": "site",
-        "columns": {
-            "run_id": "The run.",
-            "site": "Registered domain.",
-            "risk_score": "The worst page's score: a site is as risky as the worst thing it tells patients.",
-            "pages": "Pages read: analysed, gated out, or read but not analysable (links never fetched are not "
-                     "pages).",
-            "analysed": "Pages analysed.",
-            "red_flag_pages": "Pages with a red-flag verdict.",
-            "worst_page": "URL of the riskiest page.",
-            "categories": "Distinct claims per category across the site" + _JSON + ".",
-            "condition_groups": "Condition groups named on the site" + _JSON + ".",
-            "products": "Cell products named on the site" + _JSON + ".",
-            "disclosure": "1 when any page carries an honest disclosure.",
-            "label": "RED FLAG, review or low risk.",
-        },
+        "columns": _SITE_COLUMNS,
     },
     "latest_site_verdicts": {
         "description": "A view: each site's verdict in its latest finished run, riskiest first. The triage queue.",
         "facets": ["verdict", "disclosure"],
         "sort_desc": "risk_score",
         "label_column": "site",
-        "columns": {
-            "site": "Registered domain.",
-            "verdict": "RED FLAG, review or low risk.",
-            "risk_score": "The worst page's score, 0-100.",
-            "red_flag_pages": "Pages with a red-flag verdict.",
-            "analysed": "Pages analysed.",
-            "pages": "Pages read.",
-            "worst_page": "URL of the riskiest page.",
-            "categories": "Distinct claims per category" + _JSON + ".",
-            "condition_groups": "Condition groups" + _JSON + ".",
-            "products": "Cell products" + _JSON + ".",
-            "disclosure": "1 when any page carries an honest disclosure.",
-            "run_id": "The run the verdict comes from.",
+        "columns": {  # the sites table's own words, renamed where the view renames
+            **{k: v for k, v in _SITE_COLUMNS.items() if k != "label"},
+            "verdict": _SITE_COLUMNS["label"],
             "scanned": "When what that run read was on the web (UTC): the capture time for an archived version, "
                        "else when the run started.",
         },
